@@ -1,0 +1,293 @@
+"""Deterministic simulator of low-dose HAADF-STEM images: gold islands on amorphous carbon.
+
+The physics is kept simple but in physical units, so that the same scene can be imaged at any dose:
+
+* **Scene** (:func:`simulate_scene`): the fraction of probe electrons scattered onto the HAADF detector
+  at each probe position. Amorphous carbon is a support film of slowly varying thickness with a
+  speckle texture whose power spectrum peaks near the carbon-carbon spacing (about 2.2 Å) on top of a
+  1/q background; gold islands are irregular, dome-shaped (thicker in the middle) grains with strong
+  Z-contrast, each with its own crystal orientation: where the pixel size resolves them, the {111}
+  and {200} lattice planes of fcc gold show as fringes. Everything is blurred by the probe.
+* **Dose** (:class:`Acquisition`): electrons per probe position = dose (e⁻/Å²) x pixel area (Å²).
+  Detected electrons are Poisson distributed.
+* **Scan artifacts at short dwell** (:class:`ScanArtifacts`), as seen in the Gold Standard seed:
+  scan distortion (the beam lags at the start of every line, stretching the left edge), line jitter,
+  flyback (extra signal in the first pixels of each line), streaking / bleed along the fast-scan
+  direction x (detector afterglow), every-other-column lines (low detector signal), correlated
+  line-to-line offsets and a lower median intensity. Each is switchable and scales with dwell time.
+* **Detector** : analogue-to-digital units = offset + gain x electrons + read noise, stored as uint16,
+  like the files the instrument writes.
+
+Everything is reproducible from ``seed``: the same arguments give the same arrays.
+Axis order is (y, x); x is the fast-scan direction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+from scipy import ndimage
+
+from .errors import LowdoseError
+
+GOLD_D111 = 2.355  # Å, fcc gold {111} spacing
+GOLD_D200 = 2.039  # Å, fcc gold {200} spacing
+CARBON_PEAK = 2.2  # Å, real-space period where amorphous carbon speckle peaks
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    """What is on the grid. Lengths in Å, image shape (ny, nx) in pixels."""
+
+    shape: tuple[int, int] = (512, 512)
+    pixel_size: float = 5.0  #: Å per pixel (square pixels)
+    island_size: float = 150.0  #: Å, typical gold island diameter
+    island_coverage: float = 0.25  #: fraction of the field covered by gold
+    carbon_thickness: float = 100.0  #: Å, mean support film thickness
+    carbon_thickness_variation: float = 0.2  #: relative rms thickness variation of the film
+    carbon_texture: float = 0.35  #: relative rms of the amorphous speckle texture
+    gold_scattering: float = 0.35  #: HAADF fraction at the thickest part of an island
+    carbon_scattering: float = 0.03  #: HAADF fraction of the film at mean thickness
+    lattice_contrast: float = 0.3  #: relative modulation by resolved lattice planes (0 = none)
+    probe_sigma: float = 1.0  #: Å, Gaussian probe (rms radius)
+
+    def __post_init__(self) -> None:
+        ny, nx = self.shape
+        if ny < 8 or nx < 8:
+            raise LowdoseError(f"simulated image must be at least 8 x 8 pixels, got {ny} x {nx}")
+        if self.pixel_size <= 0:
+            raise LowdoseError(f"pixel size must be positive, got {self.pixel_size} Å")
+        if not 0.0 <= self.island_coverage < 1.0:
+            raise LowdoseError("island_coverage must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class ScanArtifacts:
+    """Strengths of the scan artifacts at the reference dwell time (1 µs); see :meth:`at_dwell`.
+
+    Set a field to 0 to switch that artifact off; :meth:`none` switches all off.
+    """
+
+    flyback_px: float = 6.0  #: px, width of the settling region at the start of each line
+    flyback_gain: float = 0.8  #: relative extra signal in the first pixel of each line
+    stretch: float = 0.04  #: fraction of the line width by which the left edge is stretched
+    jitter_px: float = 0.35  #: px, rms random x shift of each line
+    streak_px: float = 1.2  #: px, decay length of the detector afterglow along x
+    column_gain: float = 0.3  #: relative gain deficit of every other column
+    line_offset: float = 0.08  #: rms line-to-line offset, relative to the mean signal
+    line_offset_corr: float = 0.9  #: line-to-line correlation of that offset (AR(1) coefficient)
+    median_drop: float = 0.15  #: relative drop of the overall signal (lower median at short dwell)
+
+    @staticmethod
+    def none() -> "ScanArtifacts":
+        return ScanArtifacts(**{k: 0.0 for k in asdict(ScanArtifacts())})
+
+    def at_dwell(self, dwell_us: float, reference_us: float = 1.0) -> "ScanArtifacts":
+        """Artifacts scale as (reference / dwell) ** 0.5: strong at 0.2 µs, weak at 4 µs."""
+        f = float(np.clip((reference_us / max(dwell_us, 1e-6)) ** 0.5, 0.0, 3.0))
+        scaled = {k: v * f for k, v in asdict(self).items() if k != "line_offset_corr"}
+        scaled["flyback_gain"] = min(scaled["flyback_gain"], 2.0)
+        scaled["column_gain"] = min(scaled["column_gain"], 0.9)
+        scaled["median_drop"] = min(scaled["median_drop"], 0.9)
+        return replace(self, **scaled)
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """How the scene is imaged. Dose in e⁻/Å², dwell in µs; detector in analogue-to-digital units."""
+
+    dose: float = 0.681  #: e⁻/Å² (the seed's 1 µs images at 200 kV)
+    dwell_us: float = 1.0  #: µs per probe position (sets the artifact strength)
+    artifacts: ScanArtifacts = field(default_factory=ScanArtifacts)
+    detector_gain: float = 20.0  #: ADU per detected electron
+    detector_offset: float = 200.0  #: ADU dark level
+    read_noise: float = 3.0  #: ADU rms
+
+    def __post_init__(self) -> None:
+        if self.dose <= 0:
+            raise LowdoseError(f"dose must be positive, got {self.dose} e-/Å²")
+
+
+def _fft_freqs(shape: tuple[int, int], pixel_size: float) -> tuple[np.ndarray, np.ndarray]:
+    ky = np.fft.fftfreq(shape[0], d=pixel_size)[:, None]
+    kx = np.fft.rfftfreq(shape[1], d=pixel_size)[None, :]
+    return ky, kx
+
+
+def _filtered_noise(rng: np.random.Generator, shape, pixel_size, spectrum) -> np.ndarray:
+    """Gaussian random field with amplitude spectrum ``spectrum(q)`` (q in Å⁻¹), zero mean, unit rms."""
+    ky, kx = _fft_freqs(shape, pixel_size)
+    q = np.sqrt(ky**2 + kx**2)
+    white = rng.standard_normal(shape)
+    field_ = np.fft.irfft2(np.fft.rfft2(white) * spectrum(q), s=shape)
+    field_ -= field_.mean()
+    rms = field_.std()
+    return field_ / rms if rms > 0 else field_
+
+
+def simulate_scene(config: SceneConfig, seed: int = 0) -> np.ndarray:
+    """Noise-free HAADF signal: fraction of probe electrons reaching the detector, float32 (ny, nx)."""
+    rng = np.random.default_rng(seed)
+    shape, px = config.shape, config.pixel_size
+
+    # Support film: smooth thickness variations (correlation ~ 200 Å) plus amorphous speckle.
+    thick = 1.0 + config.carbon_thickness_variation * _filtered_noise(
+        rng, shape, px, lambda q: np.exp(-0.5 * (q * 200.0) ** 2)
+    )
+    speckle = _filtered_noise(
+        rng,
+        shape,
+        px,
+        lambda q: np.exp(-0.5 * ((q - 1.0 / CARBON_PEAK) / (0.25 / CARBON_PEAK)) ** 2)
+        + 0.5 / (1.0 + (q * 20.0) ** 1.5),
+    )
+    carbon = config.carbon_scattering * np.clip(thick, 0.1, None) * (1.0 + config.carbon_texture * speckle)
+
+    # Gold islands: threshold a smooth random field at the coverage quantile, then dome each island.
+    blob = _filtered_noise(rng, shape, px, lambda q: np.exp(-0.5 * (q * np.pi * config.island_size) ** 2))
+    mask = blob > np.quantile(blob, 1.0 - config.island_coverage) if config.island_coverage > 0 else np.zeros(shape, bool)
+    labels, n_islands = ndimage.label(mask)
+    dist = ndimage.distance_transform_edt(mask) * px  # Å from the island edge
+    height = np.sqrt(np.clip(dist / (0.5 * config.island_size), 0.0, 1.0))  # dome, 0..1
+    gold = config.gold_scattering * height
+
+    if config.lattice_contrast > 0 and n_islands > 0:
+        ny, nx = shape
+        yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float64) * px
+        lattice = np.ones(shape)
+        angles = rng.uniform(0.0, np.pi, size=n_islands + 1)
+        zone = rng.integers(0, 2, size=n_islands + 1)  # 0: [110] (two {111} + {200}), 1: [100] ({200} square)
+        nyquist = 0.5 / px
+        objs = ndimage.find_objects(labels)
+        for i, sl in enumerate(objs, start=1):
+            if sl is None:
+                continue
+            sel = labels[sl] == i
+            y, x = yy[sl], xx[sl]
+            if zone[i] == 0:
+                dirs = [(GOLD_D111, angles[i]), (GOLD_D111, angles[i] + np.deg2rad(70.53)), (GOLD_D200, angles[i] + np.deg2rad(35.26))]
+            else:
+                dirs = [(GOLD_D200, angles[i]), (GOLD_D200, angles[i] + np.pi / 2)]
+            pattern = np.zeros(sel.shape)
+            used = 0
+            for d, a in dirs:
+                g = 1.0 / d
+                if g >= nyquist:  # not resolved at this pixel size: no fringe (no aliasing)
+                    continue
+                # probe blur attenuates each reflection: Gaussian transfer exp(-2 pi^2 sigma^2 g^2)
+                att = np.exp(-2.0 * np.pi**2 * config.probe_sigma**2 * g**2)
+                pattern += att * np.cos(2.0 * np.pi * g * (x * np.cos(a) + y * np.sin(a)))
+                used += 1
+            if used:
+                lattice[sl][sel] = 1.0 + config.lattice_contrast * pattern[sel] / used
+        gold = gold * lattice
+
+    signal = carbon + gold
+    sigma_px = config.probe_sigma / px
+    if sigma_px > 0.05:
+        signal = ndimage.gaussian_filter(signal, sigma_px, mode="wrap")
+    return np.clip(signal, 0.0, 1.0).astype(np.float32)
+
+
+def _apply_scan(rate: np.ndarray, art: ScanArtifacts, rng: np.random.Generator) -> np.ndarray:
+    """Geometric scan errors on the expected signal: left-edge stretch and per-line jitter."""
+    ny, nx = rate.shape
+    x = np.arange(nx, dtype=np.float64)
+    if art.stretch > 0:
+        # the beam lags at the start of each line: positions are compressed near x = 0
+        tau = 0.1 * nx
+        x = x - art.stretch * nx * np.exp(-x / tau) * (1 - np.exp(-x / (0.01 * nx + 1)))
+    jitter = rng.normal(0.0, art.jitter_px, size=ny) if art.jitter_px > 0 else np.zeros(ny)
+    if art.stretch <= 0 and art.jitter_px <= 0:
+        return rate
+    out = np.empty_like(rate)
+    for row in range(ny):
+        out[row] = np.interp(np.clip(x + jitter[row], 0, nx - 1), np.arange(nx), rate[row])
+    return out
+
+
+def _apply_detector_artifacts(signal: np.ndarray, art: ScanArtifacts, rng: np.random.Generator) -> np.ndarray:
+    """Artifacts of the detector chain, on detected electrons: afterglow, flyback, columns, offsets."""
+    ny, nx = signal.shape
+    out = signal.astype(np.float64)
+    mean = max(float(out.mean()), 1e-6)
+    if art.streak_px > 0:
+        # causal exponential afterglow along the fast-scan direction (keeps total signal)
+        a = np.exp(-1.0 / art.streak_px)
+        acc = np.zeros(ny)
+        for col in range(nx):
+            acc = a * acc + (1 - a) * out[:, col]
+            out[:, col] = acc
+    if art.flyback_gain > 0 and art.flyback_px > 0:
+        ramp = art.flyback_gain * np.exp(-np.arange(nx) / art.flyback_px)
+        out += mean * ramp[None, :] * (1.0 + 0.3 * rng.standard_normal((ny, 1)))
+    if art.column_gain > 0:
+        out[:, 1::2] *= 1.0 - art.column_gain
+    if art.line_offset > 0:
+        ar = np.empty(ny)
+        ar[0] = rng.standard_normal()
+        c = art.line_offset_corr
+        for row in range(1, ny):
+            ar[row] = c * ar[row - 1] + np.sqrt(1 - c**2) * rng.standard_normal()
+        out += art.line_offset * mean * ar[:, None]
+    if art.median_drop > 0:
+        out *= 1.0 - art.median_drop
+    return out
+
+
+def acquire(scene: np.ndarray, pixel_size: float, acq: Acquisition, seed: int = 0) -> np.ndarray:
+    """Image ``scene`` (HAADF fraction) at ``acq``: returns detector ADU as uint16 (ny, nx)."""
+    rng = np.random.default_rng(seed)
+    art = acq.artifacts.at_dwell(acq.dwell_us)
+    electrons_per_probe = acq.dose * pixel_size**2
+    rate = _apply_scan(np.asarray(scene, np.float64), art, rng) * electrons_per_probe
+    counts = rng.poisson(np.clip(rate, 0, None)).astype(np.float64)
+    signal = _apply_detector_artifacts(counts, art, rng)
+    adu = acq.detector_offset + acq.detector_gain * signal + rng.normal(0.0, acq.read_noise, signal.shape)
+    return np.clip(np.rint(adu), 0, np.iinfo(np.uint16).max).astype(np.uint16)
+
+
+@dataclass(frozen=True)
+class SimulatedPair:
+    """A low-dose image, an independent high-dose image of the same scene, and the noise-free truth."""
+
+    low: np.ndarray  #: uint16 ADU, (ny, nx)
+    high: np.ndarray  #: uint16 ADU, (ny, nx)
+    truth: np.ndarray  #: float32 HAADF fraction, (ny, nx)
+    pixel_size: float  #: Å
+    low_acquisition: Acquisition
+    high_acquisition: Acquisition
+    scene: SceneConfig
+    seed: int
+
+    def metadata(self) -> dict:
+        return {
+            "simulator": "napari_lowdose.core.simulate",
+            "seed": self.seed,
+            "pixel_size_A": self.pixel_size,
+            "scene": asdict(self.scene),
+            "low": asdict(self.low_acquisition),
+            "high": asdict(self.high_acquisition),
+        }
+
+
+def simulate_pair(
+    scene: SceneConfig | None = None,
+    low: Acquisition | None = None,
+    high: Acquisition | None = None,
+    seed: int = 0,
+) -> SimulatedPair:
+    """Simulate a paired low-dose / high-dose acquisition of one scene (the seed's 1 µs vs 4 µs).
+
+    Defaults: 0.681 e⁻/Å² at 1 µs (low) and 2.723 e⁻/Å² at 4 µs (high), as in the Gold Standard data.
+    The two images get independent noise and artifacts (different sub-seeds).
+    """
+    scene = scene or SceneConfig()
+    low = low or Acquisition()
+    high = high or Acquisition(dose=2.723, dwell_us=4.0)
+    truth = simulate_scene(scene, seed=seed)
+    ss = np.random.SeedSequence(seed).spawn(2)
+    low_img = acquire(truth, scene.pixel_size, low, seed=int(ss[0].generate_state(1)[0]))
+    high_img = acquire(truth, scene.pixel_size, high, seed=int(ss[1].generate_state(1)[0]))
+    return SimulatedPair(low_img, high_img, truth, scene.pixel_size, low, high, scene, seed)

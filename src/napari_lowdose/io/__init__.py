@@ -1,0 +1,17 @@
+"""Reading and writing microscope images with their pixel size (no Qt, no napari).
+
+One length unit for all formats: the ångström. ``ImageData.scale`` is in Å per pixel for the spatial
+axes, so it can go straight into ``layer.scale`` with ``layer.units = "angstrom"``.
+"""
+
+from .read import SUPPORTED_EXTENSIONS, ImageData, read_image
+from .write import WRITE_EXTENSIONS, atomic_write, write_image
+
+__all__ = [
+    "ImageData",
+    "SUPPORTED_EXTENSIONS",
+    "WRITE_EXTENSIONS",
+    "atomic_write",
+    "read_image",
+    "write_image",
+]

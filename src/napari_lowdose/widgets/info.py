@@ -1,0 +1,85 @@
+"""Image info dock widget: shape, type, pixel size (Å/nm), field of view and intensity of a layer.
+
+Thin: it reads the selected layer and shows what :func:`napari_lowdose.core.image.describe` says,
+the same text ``napari-lowdose info FILE`` prints.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from qtpy.QtWidgets import QComboBox, QFormLayout, QLabel, QVBoxLayout, QWidget
+
+from ..core.image import describe, intensity_stats
+
+if TYPE_CHECKING:
+    import napari
+
+_MAX_STATS_PIXELS = 4096 * 4096  # statistics on the displayed slice, subsampled above this
+
+
+class ImageInfoWidget(QWidget):
+    def __init__(self, napari_viewer: "napari.viewer.Viewer") -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.layer_combo = QComboBox()
+        self.layer_combo.setToolTip("Image layer to describe (follows the layer selection)")
+        self.form = QFormLayout()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.layer_combo)
+        layout.addLayout(self.form)
+        layout.addStretch(1)
+
+        self.viewer.layers.events.inserted.connect(self._refresh_layers)
+        self.viewer.layers.events.removed.connect(self._refresh_layers)
+        self.viewer.layers.selection.events.active.connect(self._follow_active)
+        self.layer_combo.currentTextChanged.connect(self._show)
+        self._refresh_layers()
+
+    def _image_layers(self):
+        from napari.layers import Image
+
+        return [layer for layer in self.viewer.layers if isinstance(layer, Image)]
+
+    def _refresh_layers(self, event=None) -> None:
+        current = self.layer_combo.currentText()
+        names = [layer.name for layer in self._image_layers()]
+        self.layer_combo.blockSignals(True)
+        self.layer_combo.clear()
+        self.layer_combo.addItems(names)
+        if current in names:
+            self.layer_combo.setCurrentText(current)
+        self.layer_combo.blockSignals(False)
+        self._follow_active()
+        self._show(self.layer_combo.currentText())
+
+    def _follow_active(self, event=None) -> None:
+        active = self.viewer.layers.selection.active
+        if active is not None and active.name in [self.layer_combo.itemText(i) for i in range(self.layer_combo.count())]:
+            self.layer_combo.setCurrentText(active.name)
+
+    def rows(self) -> list[tuple[str, str]]:
+        """The (field, text) rows shown for the current layer (empty when there is none)."""
+        name = self.layer_combo.currentText()
+        if not name or name not in self.viewer.layers:
+            return []
+        layer = self.viewer.layers[name]
+        data = layer.data[0] if layer.multiscale else layer.data
+        rows = describe(data.shape, data.dtype, layer.scale, layer.units, layer.axis_labels)
+        plane = np.asarray(data[tuple(int(i) for i in self.viewer.dims.current_step[: data.ndim - 2])]) if data.ndim > 2 else np.asarray(data)
+        step = max(1, int(np.ceil(np.sqrt(plane.size / _MAX_STATS_PIXELS))))
+        stats = intensity_stats(plane[::step, ::step])
+        rows.append(("intensity", f"min {stats['min']:.4g}, max {stats['max']:.4g}, mean {stats['mean']:.4g}"))
+        return rows
+
+    def _show(self, name: str = "") -> None:
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        rows = self.rows()
+        if not rows:
+            self.form.addRow(QLabel("No image layer. Drop a TIFF, MRC, DM3/DM4, EMD or SER file on napari."))
+        for key, text in rows:
+            value = QLabel(text)
+            value.setWordWrap(True)
+            self.form.addRow(f"{key}:", value)
