@@ -1,1 +1,29 @@
+"""napari-lowdose: denoise low-dose STEM/TEM images in napari.
+
+Public API (imported lazily, so loading the plugin manifest stays fast):
+
+- ``resolution(image, pixel_size=None)`` -> :class:`~napari_lowdose.core.spectrum.ResolutionReport`
+- ``fft_mask(image, keep=0.65, notch=False)`` -> low-passed float32 image
+- ``read_image(path)`` / ``write_image(path, data, pixel_size)``: files with their pixel size (Å)
+"""
+
 __version__ = "0.1.0"
+
+_LAZY = {
+    "resolution": "napari_lowdose.core.spectrum",
+    "fft_mask": "napari_lowdose.core.spectrum",
+    "ResolutionConfig": "napari_lowdose.core.spectrum",
+    "ResolutionReport": "napari_lowdose.core.spectrum",
+    "read_image": "napari_lowdose.io",
+    "write_image": "napari_lowdose.io",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'napari_lowdose' has no attribute {name!r}")

@@ -1,0 +1,582 @@
+"""Fourier tools for one 2-D image: the FFT low-pass mask and the resolution / anisotropy readout.
+
+Conventions. Images are ``(y, x)``, x the fast-scan direction. Spatial frequencies are in **cycles per
+pixel** (Nyquist = 0.5); with a pixel size ``p`` in Å, a frequency ``k`` is ``k / p`` Å⁻¹ and its
+resolution (period) is ``p / k`` Å. The mask's cutoff ``keep`` is a **fraction of Nyquist**, measured as
+a radius: the frequency ``(ky, kx)`` sits at ``r = sqrt(kx² + ky²) / 0.5``; ``r <= keep`` passes.
+
+Method (the Gold Standard seeds):
+
+* FFT mask: keep the lowest ``keep`` of the frequencies (default 0.65: the top ~35% removed), with a
+  raised-cosine edge ``edge`` wide (fraction of Nyquist) so the filtered image does not ring; an optional
+  notch removes the kx = Nyquist line where the every-other-column detector artifact puts its power.
+* Resolution: the radially averaged power spectrum, without the single lines where scan artifacts put
+  their power (ky = 0: what repeats in every line; kx = 0: line offsets; kx near 1/2: the copy of the
+  image that every-other-column gain makes); the noise level is estimated from its high-frequency
+  part (k >= ``noise_from``, corners included, median / ln 2, which ignores isolated artifact peaks);
+  the cutoff is the highest frequency at which the profile exceeds ``factor`` (3) x that noise level.
+  The same in wedges of half-width ``sector_deg`` around the kx and ky axes gives cutoff_x, cutoff_y and
+  the anisotropy cutoff_x / cutoff_y (< 1: x is blurrier, as with streaking along the fast scan).
+* Second, independent estimate: one-image Fourier ring correlation between two half-images, 1/7
+  threshold. Counting data (non-negative integers whose noise variance equals their mean) are split
+  binomially: every count goes to one half or the other, giving two independent Poisson images, and
+  the FRC reaches Nyquist. Other data are split on a checkerboard with the half-pixel shift between
+  the halves undone in Fourier space; that FRC reaches only 0.25 cycles/pixel (the halves' Nyquist)
+  and is only meaningful for images whose content stays below it.
+
+Before any spectrum the image is multiplied by a Hann window, so the jump between opposite edges does
+not paint a cross along the kx and ky axes, exactly where the x and y wedges look. Bins with too few
+independent samples for pure noise to stay under the threshold are not used, and the FRC counts
+only when its lowest usable ring is correlated above both 1/7 and the 3-sigma curve of noise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+import scipy.fft as sfft
+
+from .errors import InvalidImageError
+from .image import check_image, looks_like_rgb
+
+MIN_SIDE = 32  #: smaller images give too few frequency samples for a readout
+NO_CUTOFF = "no cutoff above noise"
+_WORKERS = -1  # scipy.fft threads: all cores
+
+
+def as_plane(image, name: str = "image", min_side: int = MIN_SIDE) -> np.ndarray:
+    """Validate a 2-D image for spectral work and return it as float32 (a copy only when needed)."""
+    arr = np.asarray(image)
+    if looks_like_rgb(arr.shape, arr.dtype):
+        raise InvalidImageError(f"{name} is an RGB colour image; spectra need a single-channel detector image")
+    if arr.ndim != 2:
+        raise InvalidImageError(
+            f"{name} has {arr.ndim} dimensions {arr.shape}; spectral tools work on one 2-D (y, x) slice"
+        )
+    check_image(arr, name, min_side=min_side)
+    return arr.astype(np.float32, copy=False)
+
+
+# ------------------------------------------------------------------------------- frequency grids
+@lru_cache(maxsize=8)
+def _rgrid(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ky, kx, k) on the rfft2 half plane, cycles/pixel, float32; read-only, cached per shape."""
+    ky = sfft.fftfreq(shape[0]).astype(np.float32)[:, None]
+    kx = sfft.rfftfreq(shape[1]).astype(np.float32)[None, :]
+    k = np.sqrt(ky * ky + kx * kx)
+    for a in (ky, kx, k):
+        a.setflags(write=False)
+    return ky, kx, k
+
+
+_LUT_SIZE = 8192
+_LUT_RMAX = 1.5  # r = k / 0.5 reaches sqrt(2) in the corners
+
+
+@lru_cache(maxsize=4)
+def _r_index(shape: tuple[int, int]) -> np.ndarray:
+    """Radius r = k / Nyquist quantised to a lookup-table index (uint16), so a mask is one table lookup."""
+    _, _, k = _rgrid(shape)
+    idx = np.minimum((k / 0.5) * ((_LUT_SIZE - 1) / _LUT_RMAX), _LUT_SIZE - 1).astype(np.uint16)
+    idx.setflags(write=False)
+    return idx
+
+
+def mask_profile(r: np.ndarray, keep: float, edge: float = 0.05) -> np.ndarray:
+    """The mask as a function of r = k / Nyquist: 1 inside keep - edge/2, raised cosine to 0 at keep + edge/2."""
+    if edge <= 0:
+        return (r <= keep).astype(np.float32)
+    t = np.clip((r - (keep - edge / 2)) / edge, 0.0, 1.0)
+    return (0.5 + 0.5 * np.cos(np.pi * t)).astype(np.float32)
+
+
+def lowpass_mask(shape: tuple[int, int], keep: float = 0.65, edge: float = 0.05, notch: bool = False) -> np.ndarray:
+    """The rfft2 half-plane mask (float32, shape (ny, nx // 2 + 1)) for an image of ``shape``."""
+    if not 0.0 < keep:
+        raise ValueError(f"keep must be a positive fraction of Nyquist, got {keep}")
+    lut = mask_profile(np.linspace(0.0, _LUT_RMAX, _LUT_SIZE, dtype=np.float32), keep, edge)
+    mask = lut[_r_index(tuple(shape))]
+    if notch:
+        mask = mask.copy()
+        _apply_notch(mask, shape[1])
+    return mask
+
+
+def _apply_notch(mask: np.ndarray, nx: int) -> None:
+    """Remove the kx = Nyquist line (period-2 columns), tapering into the column next to it."""
+    mask[:, -1] = 0.0
+    if nx >= 8:
+        mask[:, -2] *= 0.5
+
+
+class MaskedFilter:
+    """The FFT of one 2-D image, computed once; :meth:`apply` then costs one mask and one inverse FFT.
+
+    This is the cache behind the live slider: build it once per layer and slice, call ``apply`` for
+    every slider position.
+    """
+
+    def __init__(self, image, name: str = "image") -> None:
+        plane = as_plane(image, name, min_side=2)
+        self.shape: tuple[int, int] = plane.shape
+        self.mean = float(plane.mean(dtype=np.float64))
+        self.spectrum = sfft.rfft2(plane - np.float32(self.mean), workers=_WORKERS)
+        self.spectrum.flags.writeable = False
+
+    def apply(self, keep: float = 0.65, notch: bool = False, edge: float = 0.05) -> np.ndarray:
+        """The image low-passed at ``keep`` (fraction of Nyquist), float32, same shape."""
+        mask = lowpass_mask(self.shape, keep, edge, notch)
+        out = sfft.irfft2(self.spectrum * mask, s=self.shape, workers=_WORKERS)
+        out += np.float32(self.mean)
+        return out
+
+    def log_power(self, max_size: int = 256) -> np.ndarray:
+        """log10 power spectrum, centred (fftshift), full plane, binned down to at most ``max_size`` px a side."""
+        full = np.abs(sfft.ifftshift(_full_plane(self.spectrum, self.shape[1]), axes=1)) ** 2
+        full = sfft.fftshift(full, axes=0)
+        fy = max(1, math.ceil(full.shape[0] / max_size))
+        fx = max(1, math.ceil(full.shape[1] / max_size))
+        ny, nx = (full.shape[0] // fy) * fy, (full.shape[1] // fx) * fx
+        binned = full[:ny, :nx].reshape(ny // fy, fy, nx // fx, fx).mean(axis=(1, 3))
+        return np.log10(binned + 1e-12).astype(np.float32)
+
+
+def _full_plane(half: np.ndarray, nx: int) -> np.ndarray:
+    """Rebuild the full (ny, nx) FFT from the rfft2 half plane (kx order 0..nx-1 as fft2 gives)."""
+    ny = half.shape[0]
+    full = np.empty((ny, nx), dtype=half.dtype)
+    nh = half.shape[1]
+    full[:, :nh] = half
+    n_neg = nx - nh
+    if n_neg > 0:
+        # F(-ky, -kx) = conj F(ky, kx)
+        src = half[:, 1 : 1 + n_neg][:, ::-1]
+        full[:, nh:] = np.conj(src[(-np.arange(ny)) % ny])
+    return full
+
+
+def fft_mask(image, keep: float = 0.65, notch: bool = False, edge: float = 0.05) -> np.ndarray:
+    """Low-pass ``image`` (2-D) keeping ``keep`` of Nyquist (radius), optional notch; float32, same shape."""
+    return MaskedFilter(image).apply(keep, notch, edge)
+
+
+# ------------------------------------------------------------------------------------ profiles
+@lru_cache(maxsize=8)
+def _hann(shape: tuple[int, int]) -> tuple[np.ndarray, float]:
+    """Separable periodic Hann window (float32) and its energy sum(w^2)."""
+    wy = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(shape[0]) / shape[0])).astype(np.float32)
+    wx = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(shape[1]) / shape[1])).astype(np.float32)
+    w = wy[:, None] * wx[None, :]
+    w.setflags(write=False)
+    return w, float(np.sum(w.astype(np.float64) ** 2))
+
+
+def windowed_spectrum(plane: np.ndarray) -> tuple[np.ndarray, float]:
+    """rfft2 of the mean-removed, Hann-windowed plane, and the window energy (the factor by which a
+    white noise of unit variance shows in |F|^2). The window keeps the jump between opposite edges
+    from painting a cross along the kx and ky axes, where the x and y wedges look."""
+    w, energy = _hann(plane.shape)
+    u = (plane - np.float32(plane.mean(dtype=np.float64))) * w
+    return sfft.rfft2(u, workers=_WORKERS), energy
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A power (or correlation) profile: ``values[i]`` at frequency ``k[i]`` (cycles/pixel)."""
+
+    k: np.ndarray
+    values: np.ndarray
+    counts: np.ndarray
+
+    def to_dict(self) -> dict:
+        return {"k": self.k.tolist(), "values": self.values.tolist()}
+
+
+@lru_cache(maxsize=4)
+def _bins(shape: tuple[int, int], sector_deg: float, nyquist_band: float = 0.0):
+    """Radial bin index per half-plane frequency, and the x / y wedge selections."""
+    ky, kx, k = _rgrid(shape)
+    dk = 1.0 / min(shape)
+    idx = np.floor(k / dk).astype(np.int32)
+    nbins = int(idx.max()) + 1
+    angle = np.degrees(np.arctan2(np.abs(ky), np.abs(kx)))  # 0 along kx, 90 along ky
+    # Scan artifacts sit on single lines: what repeats in every scan line (flyback) on ky = 0, what
+    # is constant along a line (line offsets) on kx = 0, every-other-column lines on kx = Nyquist.
+    # They are left out of every profile and noise estimate.
+    # The Hann window spreads each line over its neighbours (main lobe +-1 bin): those go too.
+    scan_lines = np.zeros(k.shape, dtype=bool)
+    scan_lines[[0, 1, -1], :] = True
+    scan_lines[:, :2] = True
+    if shape[1] % 2 == 0:
+        scan_lines[:, -2:] = True
+    # every-other-column gain multiplies the image by a kx = 1/2 carrier: a copy of the low-frequency
+    # content lands within the content's bandwidth of kx = 1/2
+    if nyquist_band > 0:
+        scan_lines |= np.broadcast_to(kx >= 0.5 - nyquist_band, k.shape)
+    keep = ~scan_lines.ravel()
+    in_x = (angle <= sector_deg).ravel() & keep
+    in_y = (angle >= 90.0 - sector_deg).ravel() & keep
+    # the rfft half plane holds the kx > 0 columns once for two conjugate points; weight 2 keeps
+    # every ring's mean equal to the full plane's
+    weight = np.full(k.shape, 2.0, dtype=np.float64)
+    weight[:, 0] = 1.0
+    if shape[1] % 2 == 0:
+        weight[:, -1] = 1.0
+    return idx.ravel(), nbins, dk, in_x, in_y, weight.ravel(), keep
+
+
+def _profile(values: np.ndarray, idx: np.ndarray, nbins: int, dk: float, weight: np.ndarray, select=None) -> Profile:
+    v, i, w = values.ravel(), idx, weight
+    if select is not None:
+        v, i, w = v[select], i[select], w[select]
+    sums = np.bincount(i, weights=v * w, minlength=nbins)
+    counts = np.bincount(i, weights=w, minlength=nbins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(counts > 0, sums / np.maximum(counts, 1e-300), np.nan)
+    k = (np.arange(nbins) + 0.5) * dk
+    return Profile(k, mean, counts)
+
+
+def _noise_level(power: np.ndarray, k: np.ndarray, noise_from: float, select=None) -> float:
+    """Mean noise power from the high-frequency shell: median / ln 2 (exponential statistics)."""
+    region = k.ravel() >= noise_from
+    if select is not None:
+        region &= select
+    values = power.ravel()[region]
+    if values.size == 0:
+        return float("nan")
+    return float(np.median(values) / math.log(2.0))
+
+
+def _smooth(values: np.ndarray, width: int = 3) -> np.ndarray:
+    if width <= 1 or values.size < width:
+        return values
+    kernel = np.ones(width) / width
+    padded = np.pad(values, (width // 2, width // 2), mode="edge")
+    return np.convolve(padded, kernel, mode="valid")
+
+
+# The Hann window correlates neighbouring frequencies (equivalent noise bandwidth 1.5 bins per axis)
+# and the rfft half plane counts each conjugate pair twice: independent samples = weighted count / 4.5.
+_SAMPLES_PER_INDEPENDENT = 2 * 2.25
+MIN_SAMPLES = 15  #: independent samples the lowest usable FRC ring needs
+FALSE_ALARM = 1e-6  #: chance that pure noise lifts one profile bin above its threshold
+
+
+def _noise_quantile(independent: np.ndarray) -> np.ndarray:
+    """Level (in units of the mean noise power) that the mean of ``independent`` exponential noise
+    powers exceeds with probability FALSE_ALARM: a bin must rise above it to count as signal."""
+    from scipy.stats import gamma
+
+    n = np.maximum(independent, 0.5)
+    return gamma.isf(FALSE_ALARM, n) / n
+
+
+def _highest_crossing(
+    profile: Profile, noise: float, factor: float, k_min: float, k_max: float = 0.5, smooth: int = 1
+) -> float | None:
+    """Highest k in [k_min, k_max] where the profile (``smooth``-bin moving average) exceeds
+    ``factor`` x ``noise`` and, where a bin holds few independent samples, the level pure noise
+    reaches with probability FALSE_ALARM; interpolated in log power to where it crosses ``factor`` x
+    ``noise``. None when no bin qualifies."""
+    threshold = factor * noise
+    if not np.isfinite(threshold) or threshold <= 0:
+        return None
+    k = profile.k
+    vals = _smooth(np.nan_to_num(profile.values, nan=0.0), smooth)
+    # neighbouring bins are correlated through the window: the average gets no credit for them
+    independent = _smooth(profile.counts, smooth) / _SAMPLES_PER_INDEPENDENT
+    significant = vals > noise * _noise_quantile(independent)
+    valid = (k >= k_min) & (k <= k_max) & (independent > 0)
+    above = np.nonzero(valid & significant & (vals > threshold))[0]
+    if above.size == 0:
+        return None
+    i = int(above[-1])
+    if i + 1 >= k.size or not valid[i + 1] or vals[i + 1] <= 0:
+        return float(min(k[i], k_max))
+    lo, hi = math.log(vals[i]), math.log(vals[i + 1])
+    frac = (lo - math.log(threshold)) / (lo - hi) if lo != hi else 0.0
+    return float(min(k[i] + frac * (k[i + 1] - k[i]), k_max))
+
+
+# ------------------------------------------------------------------------------------------ FRC
+SplitKind = Literal["auto", "checkerboard", "binomial"]
+
+
+def looks_like_counts(plane: np.ndarray, noise_variance: float) -> bool:
+    """True for non-negative integers whose white-noise variance (from the spectrum's high-frequency
+    power) matches their mean, as Poisson counts do (within a factor 1.5)."""
+    if not np.issubdtype(plane.dtype, np.integer) or plane.size == 0 or plane.min() < 0:
+        return False
+    mean = float(plane.mean())
+    return mean > 0 and 1 / 1.5 <= noise_variance / mean <= 1.5
+
+
+def frc_curve(image, split: SplitKind = "checkerboard", seed: int = 0) -> Profile:
+    """Fourier ring correlation of two half-images of one image; ``k`` in cycles/pixel of the *input*.
+
+    ``checkerboard``: the (even, even) / (odd, odd) and (even, odd) / (odd, even) pixel sub-lattices,
+    the half-pixel shift between each pair undone in Fourier space, the two curves averaged; it
+    measures up to 0.25 cycles/pixel (the sub-images' Nyquist). ``binomial``: each count goes to one
+    half or the other with probability 1/2 (two independent Poisson images, for counting data only);
+    it measures up to 0.5.
+    """
+    plane = np.asarray(image)
+    if split == "binomial":
+        if not np.issubdtype(plane.dtype, np.integer) or plane.min() < 0:
+            raise InvalidImageError("binomial splitting needs non-negative integer counts")
+        rng = np.random.default_rng(seed)
+        a = rng.binomial(plane.astype(np.int64), 0.5)
+        b = plane - a
+        return _frc(a.astype(np.float32), b.astype(np.float32), None, 1.0)
+    plane = plane.astype(np.float32, copy=False)
+    ny, nx = (plane.shape[0] // 2) * 2, (plane.shape[1] // 2) * 2
+    p = plane[:ny, :nx]
+    c1 = _frc(p[0::2, 0::2], p[1::2, 1::2], (0.5, 0.5), 2.0)
+    c2 = _frc(p[0::2, 1::2], p[1::2, 0::2], (0.5, -0.5), 2.0)
+    n = min(c1.k.size, c2.k.size)
+    return Profile(c1.k[:n], 0.5 * (c1.values[:n] + c2.values[:n]), c1.counts[:n] + c2.counts[:n])
+
+
+def _frc(a: np.ndarray, b: np.ndarray, shift: tuple[float, float] | None, step: float) -> Profile:
+    """FRC of a and b; ``shift`` (dy, dx) in sub-image pixels of b relative to a is undone; ``step``:
+    input pixels per sub-image pixel (frequencies are reported per input pixel)."""
+    shape = a.shape
+    Fa, _ = windowed_spectrum(a)
+    Fb, _ = windowed_spectrum(b)
+    if shift is not None:
+        ky, kx, _ = _rgrid(shape)
+        Fb = Fb * np.exp(-2j * np.pi * (ky * shift[0] + kx * shift[1])).astype(np.complex64)
+    idx, nbins, dk, _, _, weight, keep = _bins(shape, 20.0)
+    cross = _profile(np.real(Fa * np.conj(Fb)), idx, nbins, dk, weight, keep)
+    pa = _profile(np.abs(Fa) ** 2, idx, nbins, dk, weight, keep)
+    pb = _profile(np.abs(Fb) ** 2, idx, nbins, dk, weight, keep)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frc = cross.values / np.sqrt(pa.values * pb.values)
+    nyq = 0.5
+    keep = cross.k <= nyq
+    return Profile(cross.k[keep] / step, frc[keep], cross.counts[keep])
+
+
+def _frc_cutoff(curve: Profile, threshold: float = 1 / 7, k_min: float = 0.0) -> float | None:
+    """Where the (3-ring smoothed) FRC first falls below ``threshold``, going up from the lowest usable
+    ring (k >= ``k_min`` with enough independent samples). That ring must be correlated beyond doubt,
+    above ``threshold`` and above 3 / sqrt(independent samples), the 3-sigma curve of uncorrelated
+    noise: real images correlate best at low frequency. None when it is not (no correlated signal);
+    the curve's last frequency when the FRC never falls below the threshold."""
+    vals = _smooth(np.nan_to_num(curve.values, nan=0.0))
+    k = curve.k
+    independent = _smooth(curve.counts) * 3 / _SAMPLES_PER_INDEPENDENT
+    usable = np.nonzero((k >= k_min) & (independent >= MIN_SAMPLES))[0]
+    if usable.size == 0:
+        return None
+    first = int(usable[0])
+    if not (vals[first] >= threshold and vals[first] >= 3.0 / np.sqrt(independent[first])):
+        return None
+    for i in range(first, k.size - 1):
+        if vals[i + 1] < threshold <= vals[i]:
+            frac = (vals[i] - threshold) / (vals[i] - vals[i + 1])
+            return float(k[i] + frac * (k[i + 1] - k[i]))
+    return float(k[-1])
+
+
+# ----------------------------------------------------------------------------------- the report
+@dataclass(frozen=True)
+class ResolutionConfig:
+    """Parameters of the readout. Frequencies in cycles/pixel, angles in degrees."""
+
+    factor: float = 3.0  #: cutoff where the profile exceeds factor x noise (the seed's 3)
+    noise_from: float = 0.45  #: the noise level is estimated from frequencies >= this (corners included)
+    sector_deg: float = 15.0  #: half-width of the wedges around the kx and ky axes
+    nyquist_band: float = 0.03  #: frequencies with kx >= 0.5 - this are left out (every-other-column artifact)
+    k_min: float | None = None  #: lowest frequency considered (default: 3 frequency bins)
+    frc_split: SplitKind = "auto"  #: auto: binomial for Poisson counts, else checkerboard
+    frc_threshold: float = 1 / 7
+
+    def __post_init__(self) -> None:
+        if self.factor <= 1:
+            raise ValueError("factor must be > 1")
+        if not 0.1 <= self.noise_from < 0.7:
+            raise ValueError("noise_from must be in [0.1, 0.7) cycles/pixel")
+        if not 1.0 <= self.sector_deg <= 45.0:
+            raise ValueError("sector_deg must be in [1, 45]")
+        if not 0.0 <= self.nyquist_band <= 0.1:
+            raise ValueError("nyquist_band must be in [0, 0.1] cycles/pixel")
+
+
+@dataclass(frozen=True)
+class ResolutionReport:
+    """Resolution readout of one 2-D image.
+
+    Cutoffs are in cycles/pixel (Nyquist = 0.5), ``None`` when no frequency rises above the noise
+    (then ``message`` says so). With ``pixel_size`` (Å) the ``*_resolution`` properties give the
+    matching period in Å.
+    """
+
+    cutoff: float | None
+    cutoff_x: float | None
+    cutoff_y: float | None
+    frc_cutoff: float | None
+    frc_split: str
+    noise_level: float
+    noise_level_x: float
+    noise_level_y: float
+    factor: float
+    pixel_size: float | None
+    shape: tuple[int, int]
+    message: str = ""
+    profile: Profile | None = field(default=None, repr=False, compare=False)
+    profile_x: Profile | None = field(default=None, repr=False, compare=False)
+    profile_y: Profile | None = field(default=None, repr=False, compare=False)
+    frc: Profile | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def anisotropy(self) -> float | None:
+        """cutoff_x / cutoff_y: 1 isotropic, < 1 blurrier along x (fast scan)."""
+        if self.cutoff_x and self.cutoff_y:
+            return self.cutoff_x / self.cutoff_y
+        return None
+
+    def _period(self, k: float | None) -> float | None:
+        return self.pixel_size / k if (k and self.pixel_size) else None
+
+    @property
+    def resolution(self) -> float | None:
+        return self._period(self.cutoff)
+
+    @property
+    def resolution_x(self) -> float | None:
+        return self._period(self.cutoff_x)
+
+    @property
+    def resolution_y(self) -> float | None:
+        return self._period(self.cutoff_y)
+
+    @property
+    def frc_resolution(self) -> float | None:
+        return self._period(self.frc_cutoff)
+
+    def to_dict(self, curves: bool = False) -> dict:
+        out = {
+            "cutoff": self.cutoff,
+            "cutoff_x": self.cutoff_x,
+            "cutoff_y": self.cutoff_y,
+            "anisotropy": self.anisotropy,
+            "frc_cutoff": self.frc_cutoff,
+            "frc_split": self.frc_split,
+            "noise_level": self.noise_level,
+            "factor": self.factor,
+            "units": "cycles/pixel (Nyquist = 0.5)",
+            "shape": list(self.shape),
+            "message": self.message,
+        }
+        if self.pixel_size:
+            out.update(
+                pixel_size_A=self.pixel_size,
+                resolution_A=self.resolution,
+                resolution_x_A=self.resolution_x,
+                resolution_y_A=self.resolution_y,
+                frc_resolution_A=self.frc_resolution,
+            )
+        if curves:
+            for name in ("profile", "profile_x", "profile_y", "frc"):
+                prof = getattr(self, name)
+                out[name] = prof.to_dict() if prof is not None else None
+        return out
+
+    def summary(self) -> str:
+        """A few lines of text for the widget and the command line."""
+
+        def fmt(k, res):
+            if k is None:
+                return "—"
+            text = f"{k:.3f} cyc/px"
+            return f"{res:.3g} Å ({text})" if res else text
+
+        if self.message:
+            head = self.message
+        else:
+            head = f"cutoff {fmt(self.cutoff, self.resolution)}"
+        aniso = f"{self.anisotropy:.2f}" if self.anisotropy else "—"
+        return "\n".join(
+            [
+                head,
+                f"x: {fmt(self.cutoff_x, self.resolution_x)}   y: {fmt(self.cutoff_y, self.resolution_y)}",
+                f"anisotropy x/y: {aniso}",
+                f"FRC (1/7): {fmt(self.frc_cutoff, self.frc_resolution)}",
+            ]
+        )
+
+
+def resolution(image, pixel_size: float | None = None, config: ResolutionConfig | None = None) -> ResolutionReport:
+    """Resolution cutoff, x/y cutoffs, anisotropy and one-image FRC of a 2-D image.
+
+    ``pixel_size`` in Å (optional) adds resolutions in Å. Raises
+    :class:`~napari_lowdose.core.errors.InvalidImageError` for NaN/Inf, RGB, non-2-D or images under
+    32 pixels a side. A constant image or pure noise gives cutoffs of ``None`` and
+    ``message == "no cutoff above noise"``.
+    """
+    config = config or ResolutionConfig()
+    raw = np.asarray(image)
+    plane = as_plane(raw)
+    shape = plane.shape
+    if pixel_size is not None and not (np.isfinite(pixel_size) and pixel_size > 0):
+        raise InvalidImageError(f"pixel size must be a positive number of Å, got {pixel_size}")
+    idx, nbins, dk, in_x, in_y, weight, keep = _bins(shape, float(config.sector_deg), float(config.nyquist_band))
+    k_min = config.k_min if config.k_min is not None else 3 * dk
+    _, _, kgrid = _rgrid(shape)
+
+    F, energy = windowed_spectrum(plane)
+    power = (F.real * F.real + F.imag * F.imag).astype(np.float64)
+    prof = _profile(power, idx, nbins, dk, weight, keep)
+    prof_x = _profile(power, idx, nbins, dk, weight, in_x)
+    prof_y = _profile(power, idx, nbins, dk, weight, in_y)
+    noise = _noise_level(power, kgrid, config.noise_from, keep)
+    noise_x = _noise_level(power, kgrid, config.noise_from, in_x)
+    noise_y = _noise_level(power, kgrid, config.noise_from, in_y)
+
+    flat = not np.any(power > 0) or not noise > 0
+    if flat:
+        cutoff = cutoff_x = cutoff_y = None
+    else:
+        cutoff = _highest_crossing(prof, noise, config.factor, k_min)
+        # the wedges hold 1/6 of each ring: a 3-bin average steadies them
+        cutoff_x = _highest_crossing(prof_x, noise_x, config.factor, k_min, smooth=3)
+        cutoff_y = _highest_crossing(prof_y, noise_y, config.factor, k_min, smooth=3)
+
+    frc = None
+    frc_cut = None
+    split = "none"
+    if not flat:
+        split = config.frc_split
+        if split == "auto":
+            split = "binomial" if looks_like_counts(raw, noise / energy) else "checkerboard"
+        frc = frc_curve(raw if split == "binomial" else plane, split)
+        frc_cut = _frc_cutoff(frc, config.frc_threshold, k_min=2 * k_min)
+    message = NO_CUTOFF if cutoff is None else ""
+    return ResolutionReport(
+        cutoff=cutoff,
+        cutoff_x=cutoff_x,
+        cutoff_y=cutoff_y,
+        frc_cutoff=frc_cut,
+        frc_split=split,
+        noise_level=noise,
+        noise_level_x=noise_x,
+        noise_level_y=noise_y,
+        factor=config.factor,
+        pixel_size=float(pixel_size) if pixel_size else None,
+        shape=shape,
+        message=message,
+        profile=prof,
+        profile_x=prof_x,
+        profile_y=prof_y,
+        frc=frc,
+    )
+
+
+def config_dict(config: ResolutionConfig) -> dict:
+    return asdict(config)
