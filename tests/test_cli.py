@@ -72,3 +72,116 @@ def test_main_job_renders_sample_with_widgets(tmp_path):
 
     with Image.open(shot) as im:
         assert im.size[0] >= 800 and im.size[1] >= 500
+
+
+# ------------------------------------------------------------------------ resolution, fftmask
+def _bandlimited_file(tmp_path, k0=0.25, pixel_size=2.0, name="bl.tif"):
+    from napari_lowdose.io import write_image
+
+    from .core.test_spectrum import bandlimited
+
+    return write_image(tmp_path / name, bandlimited((256, 256), k0), pixel_size=pixel_size)
+
+
+def test_resolution_json(tmp_path, capsys):
+    import json
+
+    path = _bandlimited_file(tmp_path)
+    assert main(["resolution", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("cutoff", "cutoff_x", "cutoff_y", "anisotropy", "frc_cutoff"):
+        assert key in out
+    assert out["cutoff"] == pytest.approx(0.25, rel=0.05)
+    assert out["pixel_size_A"] == pytest.approx(2.0)
+    assert out["resolution_A"] == pytest.approx(2.0 / out["cutoff"])
+
+
+def test_resolution_pixel_size_override_and_text(tmp_path, capsys):
+    import json
+
+    path = _bandlimited_file(tmp_path, pixel_size=None)
+    assert main(["resolution", str(path), "--json"]) == 0
+    assert "resolution_A" not in json.loads(capsys.readouterr().out)  # no pixel size known
+    assert main(["resolution", str(path), "--pixel-size", "1.25", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pixel_size_A"] == 1.25
+    assert main(["resolution", str(path)]) == 0
+    assert "anisotropy x/y" in capsys.readouterr().out
+
+
+def test_resolution_of_noise_says_no_cutoff(tmp_path, capsys):
+    import json
+
+    import numpy as np
+
+    from napari_lowdose.io import write_image
+
+    path = write_image(tmp_path / "noise.tif", np.random.default_rng(0).poisson(5, (128, 128)).astype(np.uint16))
+    assert main(["resolution", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["cutoff"] is None and out["message"] == "no cutoff above noise"
+
+
+def test_resolution_multi_signal_file_gives_a_list(real_data, capsys):
+    import json
+
+    assert main(["resolution", str(real_data / "STEM_HAADF-DF4-DF2-BF_Diffraction_Micro.emd"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert isinstance(out, list) and sorted(o["name"].split()[-1] for o in out) == ["BF", "DF2", "DF4", "HAADF"]
+    assert main(["resolution", str(real_data / "multi_signal.dm3"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "multi_signal HAADF"
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--pixel-size", "-2"], "positive"),
+        (["--plane", "5"], "out of range"),
+        (["--signal", "DF9"], "no signal"),
+    ],
+)
+def test_resolution_bad_arguments(tmp_path, capsys, args, words):
+    path = _bandlimited_file(tmp_path)
+    assert main(["resolution", str(path), *args]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert words in err and len(err.strip().splitlines()) == 1
+
+
+def test_resolution_small_image_is_one_line(tmp_path, capsys):
+    import numpy as np
+
+    from napari_lowdose.io import write_image
+
+    path = write_image(tmp_path / "small.tif", np.ones((16, 16), np.uint16))
+    assert main(["resolution", str(path)]) == EXIT_ERROR
+    assert "too small" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("ext", [".tif", ".mrc"])
+def test_fftmask_writes_masked_image_with_pixel_size(tmp_path, capsys, ext):
+    from napari_lowdose.core.spectrum import fft_mask
+    from napari_lowdose.io import read_image
+
+    src = _bandlimited_file(tmp_path, k0=0.4, pixel_size=1.7)
+    out = tmp_path / f"out{ext}"
+    assert main(["fftmask", str(src), "-o", str(out), "--cutoff", "0.5", "--notch"]) == 0
+    (img,) = read_image(out)
+    (orig,) = read_image(src)
+    assert img.pixel_size == pytest.approx(1.7, rel=1e-6)
+    assert img.data.dtype == orig.data.dtype  # uint16 in, uint16 out
+    expected = fft_mask(orig.data, 0.5, notch=True)
+    assert abs(img.data.astype(float) - expected).max() <= 0.5 + 1e-3  # rounded to integers
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_fftmask_multi_signal_needs_signal(real_data, tmp_path, capsys):
+    src = real_data / "STEM_HAADF-DF4-DF2-BF_Diffraction_Micro.emd"
+    assert main(["fftmask", str(src), "-o", str(tmp_path / "o.tif")]) == EXIT_ERROR
+    assert "--signal" in capsys.readouterr().err
+    assert main(["fftmask", str(src), "-o", str(tmp_path / "o.tif"), "--signal", "HAADF"]) == 0
+
+
+def test_fftmask_bad_cutoff_and_output(tmp_path, capsys):
+    src = _bandlimited_file(tmp_path)
+    assert main(["fftmask", str(src), "-o", str(tmp_path / "o.tif"), "--cutoff", "0"]) == EXIT_ERROR
+    assert main(["fftmask", str(src), "-o", str(tmp_path / "o.png")]) == EXIT_ERROR
+    assert "writes" in capsys.readouterr().err

@@ -37,18 +37,26 @@ def _run_viewer(args: argparse.Namespace, screenshot: Path | None) -> int:
         viewer.open([str(f) for f in args.files], plugin=PLUGIN)
     elif not args.no_sample:
         viewer.open_sample(PLUGIN, "lowdose_pair")
+    viewer.layers.selection = set(viewer.layers)  # the Resolution panel compares them all
     dock_plugin_widgets(viewer)
+    from ._viewer import grid, scale_bar
+
     if len(viewer.layers) >= 2:
-        viewer.grid.enabled = True  # side by side: noisy | reference
-    viewer.scale_bar.visible = True  # physical units from layer.scale / layer.units
+        grid(viewer).enabled = True  # side by side: noisy | reference
+    scale_bar(viewer).visible = True  # physical units from layer.scale / layer.units
     for layer in viewer.layers:
         scale = tuple(round(float(s), 6) for s in layer.scale)
         print(f"{PLUGIN}: layer '{layer.name}' {layer.data.shape} {layer.data.dtype}, scale {scale} {tuple(str(u) for u in layer.units)}")
     if screenshot is not None:
+        import time
+
         from qtpy.QtWidgets import QApplication
 
         viewer.window._qt_window.resize(1400, 900)
-        QApplication.processEvents()
+        end = time.monotonic() + 3.0  # let the widgets' first readouts arrive
+        while time.monotonic() < end:
+            QApplication.processEvents()
+            time.sleep(0.02)
         viewer.reset_view()
         viewer.screenshot(str(screenshot), canvas_only=False)
         print(f"{PLUGIN}: wrote {screenshot}")
@@ -95,6 +103,82 @@ def cmd_info(args: argparse.Namespace) -> int:
     return status
 
 
+# ----------------------------------------------------------------------------- resolution, fftmask
+def _pick_images(path: Path, signal: str | None):
+    from .io import read_image
+
+    images = read_image(path)
+    if signal is not None:
+        chosen = [im for im in images if im.metadata.get("signal") == signal or im.name == signal]
+        if not chosen:
+            names = ", ".join(repr(im.metadata.get("signal") or im.name) for im in images)
+            raise LowdoseError(f"{path.name} has no signal {signal!r}; it has {names}")
+        return chosen
+    return images
+
+
+def _plane(image, plane: int):
+    data = image.data
+    flat = data.reshape((-1,) + data.shape[-2:])
+    if not -flat.shape[0] <= plane < flat.shape[0]:
+        raise LowdoseError(f"{image.name} has {flat.shape[0]} planes; --plane {plane} is out of range")
+    return flat[plane]
+
+
+def cmd_resolution(args: argparse.Namespace) -> int:
+    import json
+
+    from .core.spectrum import ResolutionConfig, resolution
+
+    if args.pixel_size is not None and not args.pixel_size > 0:
+        raise LowdoseError(f"--pixel-size must be a positive number of Å, got {args.pixel_size}")
+    config = ResolutionConfig(factor=args.factor)
+    results = []
+    for image in _pick_images(args.file, args.signal):
+        px = args.pixel_size if args.pixel_size is not None else image.pixel_size
+        report = resolution(_plane(image, args.plane), pixel_size=px, config=config)
+        results.append((image, report))
+    if args.json:
+        objs = [{"file": str(args.file), "name": im.name, **rep.to_dict(curves=args.curves)} for im, rep in results]
+        print(json.dumps(objs[0] if len(objs) == 1 else objs, indent=2))
+    else:
+        for im, rep in results:
+            print(f"{args.file}: {im.name}")
+            for line in rep.summary().splitlines():
+                print(f"  {line}")
+    return 0
+
+
+def cmd_fftmask(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .core.spectrum import iter_fft_mask
+    from .io import write_image
+
+    if not 0.0 < args.cutoff <= 1.5:
+        raise LowdoseError(f"--cutoff is a fraction of Nyquist in (0, 1.5], got {args.cutoff}")
+    images = _pick_images(args.file, args.signal)
+    if len(images) > 1:
+        names = ", ".join(repr(im.metadata.get("signal") or im.name) for im in images)
+        raise LowdoseError(f"{args.file.name} holds {len(images)} images ({names}); choose one with --signal")
+    (image,) = images
+    gen = iter_fft_mask(image.data, args.cutoff, args.notch)
+    try:
+        while True:
+            step = next(gen)
+            if step.total > 1:
+                print(f"\r{PLUGIN}: fftmask {step.done}/{step.total}", end="", file=sys.stderr, flush=True)
+    except StopIteration as stop:
+        out = stop.value
+    if np.issubdtype(image.data.dtype, np.integer):  # same dtype family as the input
+        info = np.iinfo(image.data.dtype)
+        out = np.clip(np.rint(out), info.min, info.max).astype(image.data.dtype)
+    z = image.scale[0] if image.data.ndim == 3 and image.units[0] == "angstrom" else None
+    path = write_image(args.output, out, pixel_size=image.pixel_size, z_size=z)
+    print(f"{PLUGIN}: wrote {path} ({out.dtype}, pixel size {image.pixel_size or 'unknown'} Å, cutoff {args.cutoff:g} of Nyquist{', notch' if args.notch else ''})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PLUGIN,
@@ -113,6 +197,24 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="print shape, dtype, pixel size and unit of image files")
     info.add_argument("files", nargs="+", type=Path)
     info.set_defaults(func=cmd_info)
+
+    res = sub.add_parser("resolution", help="resolution cutoff, x/y anisotropy and FRC of an image")
+    res.add_argument("file", type=Path)
+    res.add_argument("--pixel-size", type=float, default=None, metavar="Å", help="pixel size in Å (default: from the file)")
+    res.add_argument("--json", action="store_true", help="print a JSON object (cutoffs in cycles/pixel, resolutions in Å)")
+    res.add_argument("--curves", action="store_true", help="with --json: include the radial profiles and the FRC curve")
+    res.add_argument("--factor", type=float, default=3.0, help="cutoff where the profile exceeds FACTOR x noise (default 3)")
+    res.add_argument("--plane", type=int, default=0, help="plane of a stack to measure (default 0)")
+    res.add_argument("--signal", default=None, help="signal of a multi-signal file (e.g. HAADF)")
+    res.set_defaults(func=cmd_resolution)
+
+    fm = sub.add_parser("fftmask", help="low-pass an image with the FFT mask and write it (TIFF or MRC)")
+    fm.add_argument("file", type=Path)
+    fm.add_argument("-o", "--output", type=Path, required=True, help="output .tif/.tiff/.mrc")
+    fm.add_argument("--cutoff", type=float, default=0.65, help="kept radius as a fraction of Nyquist (default 0.65)")
+    fm.add_argument("--notch", action="store_true", help="also remove the every-other-column line artifact")
+    fm.add_argument("--signal", default=None, help="signal of a multi-signal file (e.g. HAADF)")
+    fm.set_defaults(func=cmd_fftmask)
     return parser
 
 

@@ -232,12 +232,18 @@ class _Selection:
         return _Selection(positions, i, w, counts, nbins, dk)
 
     def profile(self, values: np.ndarray) -> "Profile":
-        v = values.ravel() if self.positions is None else values.ravel()[self.positions]
+        return self.profile_of_gathered(self.gather(values))
+
+    def gather(self, values: np.ndarray) -> np.ndarray:
+        """The selected values (all of them when the selection zeroes weights instead)."""
+        return values.ravel() if self.positions is None else values.ravel()[self.positions]
+
+    def profile_of_gathered(self, v: np.ndarray) -> "Profile":
+        """Like :meth:`profile` for values already taken with :meth:`gather`."""
         sums = np.bincount(self.idx, weights=v * self.w_cast(v), minlength=self.nbins)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.where(self.counts > 0, sums / np.maximum(self.counts, 1e-300), np.nan)
-        k = (np.arange(self.nbins) + 0.5) * self.dk
-        return Profile(k, mean, self.counts)
+        return Profile((np.arange(self.nbins) + 0.5) * self.dk, mean, self.counts)
 
     def w_cast(self, v: np.ndarray) -> np.ndarray:
         return self.weight if v.dtype == np.float64 else self.weight.astype(v.dtype)
@@ -292,13 +298,19 @@ def _bins(
         weight[:, -1] = 1.0
     idx, weight = idx.ravel(), weight.ravel()
     high = k.ravel() >= noise_from
+
+    def noise_positions(select):
+        # a median needs no more than ~250 000 samples: take every n-th of a large region
+        pos = np.flatnonzero(high & select)
+        return pos[:: max(1, pos.size // 250_000)]
+
     return _Grid(
         ring=_Selection.make(idx, weight, nbins, dk, keep),
         wedge_x=_Selection.make(idx, weight, nbins, dk, in_x),
         wedge_y=_Selection.make(idx, weight, nbins, dk, in_y),
-        noise_ring=np.flatnonzero(high & keep),
-        noise_x=np.flatnonzero(high & in_x),
-        noise_y=np.flatnonzero(high & in_y),
+        noise_ring=noise_positions(keep),
+        noise_x=noise_positions(in_x),
+        noise_y=noise_positions(in_y),
     )
 
 
@@ -329,9 +341,14 @@ FALSE_ALARM = 1e-6  #: chance that pure noise lifts one profile bin above its th
 def _noise_quantile(independent: np.ndarray) -> np.ndarray:
     """Level (in units of the mean noise power) that the mean of ``independent`` exponential noise
     powers exceeds with probability FALSE_ALARM: a bin must rise above it to count as signal."""
+    return _noise_quantile_cached(np.round(np.maximum(independent, 0.5), 3).tobytes())
+
+
+@lru_cache(maxsize=32)
+def _noise_quantile_cached(key: bytes) -> np.ndarray:
     from scipy.stats import gamma
 
-    n = np.maximum(independent, 0.5)
+    n = np.frombuffer(key, dtype=np.float64)
     return gamma.isf(FALSE_ALARM, n) / n
 
 
@@ -392,7 +409,7 @@ def frc_curve(image, split: SplitKind = "checkerboard", seed: int = 0, spectrum:
         Fa, _ = windowed_spectrum(a)
         Fn = spectrum if spectrum is not None else windowed_spectrum(plane.astype(np.float32))[0]
         # b = n - a, and the windowed, mean-removed transform is linear: F_b = F_n - F_a
-        return _frc(Fa, Fn - Fa, plane.shape, None, 1.0, nyquist_band)
+        return _frc(Fa, Fn, plane.shape, None, 1.0, nyquist_band, b_is_total=True)
     plane = plane.astype(np.float32, copy=False)
     ny, nx = (plane.shape[0] // 2) * 2, (plane.shape[1] // 2) * 2
     p = plane[:ny, :nx]
@@ -442,20 +459,25 @@ def _half_pixel_ramp(shape: tuple[int, int], dy: float, dx: float) -> np.ndarray
     return ramp
 
 
-def _frc(Fa: np.ndarray, Fb: np.ndarray, shape, shift, step: float, nyquist_band: float) -> Profile:
+def _frc(
+    Fa: np.ndarray, Fb: np.ndarray, shape, shift, step: float, nyquist_band: float, b_is_total: bool = False
+) -> Profile:
     """FRC of two half-plane spectra of ``shape``; ``shift`` (dy, dx), in sub-image pixels, of b
     relative to a is undone; ``step``: input pixels per sub-image pixel (frequencies are reported per
-    input pixel)."""
-    if shift is not None:
-        Fb = Fb * _half_pixel_ramp(tuple(shape), *shift)
+    input pixel). ``b_is_total``: ``Fb`` is the spectrum of a + b (b's is then Fb - Fa)."""
     # Neighbouring frequencies are strongly correlated through the window: on large images every other
     # one in each direction carries nearly all the information at a quarter of the cost. The sample
     # count used by the significance guard then under-counts independence: it stays conservative.
     stride = 2 if min(shape) >= 1024 else 1
     ring = _bins(tuple(shape), 15.0, nyquist_band, 0.45, stride).ring
-    cross = ring.profile(Fa.real * Fb.real + Fa.imag * Fb.imag)
-    pa = ring.profile(Fa.real * Fa.real + Fa.imag * Fa.imag)
-    pb = ring.profile(Fb.real * Fb.real + Fb.imag * Fb.imag)
+    a, b = ring.gather(Fa), ring.gather(Fb)
+    if b_is_total:
+        b = b - a
+    if shift is not None:
+        b = b * ring.gather(_half_pixel_ramp(tuple(shape), *shift))
+    cross = ring.profile_of_gathered(a.real * b.real + a.imag * b.imag)
+    pa = ring.profile_of_gathered(a.real * a.real + a.imag * a.imag)
+    pb = ring.profile_of_gathered(b.real * b.real + b.imag * b.imag)
     with np.errstate(invalid="ignore", divide="ignore"):
         frc = cross.values / np.sqrt(pa.values * pb.values)
     keep = cross.k <= 0.5
@@ -683,3 +705,44 @@ def resolution(image, pixel_size: float | None = None, config: ResolutionConfig 
 
 def config_dict(config: ResolutionConfig) -> dict:
     return asdict(config)
+
+
+# ---------------------------------------------------------------------------- mask helpers
+def keep_to_frequency(keep: float, pixel_size: float | None = None) -> float:
+    """The mask's cutoff radius: cycles/pixel, or Å⁻¹ when ``pixel_size`` (Å) is given."""
+    k = keep * 0.5
+    return k / pixel_size if pixel_size else k
+
+
+def describe_cutoff(keep: float, pixel_size: float | None = None) -> str:
+    """'65% of Nyquist: 0.325 cyc/px' or, with a pixel size, '65% of Nyquist: 0.0650 Å⁻¹ (15.4 Å)'."""
+    head = f"{keep * 100:.0f}% of Nyquist"
+    if keep >= math.sqrt(2):
+        return f"{head}: no low-pass"
+    if pixel_size:
+        q = keep_to_frequency(keep, pixel_size)
+        return f"{head}: {q:.4g} Å⁻¹ ({1 / q:.3g} Å)"
+    return f"{head}: {keep_to_frequency(keep):.3f} cyc/px"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress record yielded by long computations: ``done`` of ``total`` units."""
+
+    done: int
+    total: int
+    message: str = ""
+
+
+def iter_fft_mask(data, keep: float = 0.65, notch: bool = False, edge: float = 0.05):
+    """Generator: low-pass every 2-D plane (last two axes) of ``data``; yields :class:`Progress` after
+    each plane (a cancel point) and returns the float32 result of ``data``'s shape."""
+    arr = np.asarray(data)
+    if arr.ndim < 2:
+        raise InvalidImageError(f"image has {arr.ndim} dimension(s); the FFT mask needs (..., y, x)")
+    planes = arr.reshape((-1,) + arr.shape[-2:])
+    out = np.empty(planes.shape, dtype=np.float32)
+    for i, plane in enumerate(planes):
+        out[i] = MaskedFilter(plane, name=f"plane {i}").apply(keep, notch, edge)
+        yield Progress(i + 1, len(planes), f"plane {i + 1} of {len(planes)}")
+    return out.reshape(arr.shape)

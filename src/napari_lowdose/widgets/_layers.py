@@ -1,0 +1,41 @@
+"""Small helpers the dock widgets share: which layers, which 2-D plane, which pixel size."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..core.units import to_angstrom_factor
+
+if TYPE_CHECKING:
+    import napari
+
+
+def image_layers(viewer: "napari.viewer.Viewer") -> list:
+    from napari.layers import Image
+
+    return [layer for layer in viewer.layers if isinstance(layer, Image)]
+
+
+def pixel_size_angstrom(layer) -> float | None:
+    """x pixel size of ``layer`` in Å, from ``layer.scale`` and ``layer.units``; None in pixel units."""
+    factor = to_angstrom_factor(str(layer.units[-1]))
+    return float(layer.scale[-1]) * factor if factor else None
+
+
+def plane_index(layer, viewer) -> tuple[int, ...]:
+    """Data index of the displayed 2-D (y, x) plane for the leading axes of ``layer``."""
+    data = layer.data[0] if layer.multiscale else layer.data
+    if data.ndim <= 2:
+        return ()
+    point = np.asarray(viewer.dims.point)[-layer.ndim :]
+    coords = np.asarray(layer.world_to_data(point))
+    return tuple(int(np.clip(np.round(c), 0, s - 1)) for c, s in zip(coords[:-2], data.shape[:-2]))
+
+
+def current_plane(layer, viewer) -> tuple[np.ndarray, tuple[int, ...]]:
+    """A copy of the displayed (y, x) plane of ``layer`` (safe to hand to a worker thread), and its index."""
+    data = layer.data[0] if layer.multiscale else layer.data
+    index = plane_index(layer, viewer)
+    return np.array(data[index] if index else data), index
