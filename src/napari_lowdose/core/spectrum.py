@@ -315,11 +315,15 @@ def _bins(
 
 
 def _noise_level(power: np.ndarray, positions: np.ndarray) -> float:
-    """Mean noise power over the given (high-frequency) positions: median / ln 2, which holds for the
-    exponential statistics of noise power and ignores isolated artifact peaks."""
-    if positions.size == 0:
+    """Mean noise power over the given (high-frequency) positions of ``power``."""
+    return _noise_from_samples(power.ravel()[positions])
+
+
+def _noise_from_samples(values: np.ndarray) -> float:
+    """Mean noise power from samples of it: median / ln 2, which holds for the exponential statistics
+    of noise power and ignores isolated artifact peaks."""
+    if values.size == 0:
         return float("nan")
-    values = power.ravel()[positions]
     return float(np.median(values) / math.log(2.0))
 
 
@@ -380,7 +384,7 @@ def _highest_crossing(
 
 
 # ------------------------------------------------------------------------------------------ FRC
-SplitKind = Literal["auto", "checkerboard", "binomial"]
+SplitKind = Literal["auto", "checkerboard", "binomial", "none"]
 
 
 def looks_like_counts(plane: np.ndarray, noise_variance: float) -> bool:
@@ -516,7 +520,7 @@ class ResolutionConfig:
     sector_deg: float = 15.0  #: half-width of the wedges around the kx and ky axes
     nyquist_band: float = 0.03  #: frequencies with kx >= 0.5 - this are left out (every-other-column artifact)
     k_min: float | None = None  #: lowest frequency considered (default: 3 frequency bins)
-    frc_split: SplitKind = "auto"  #: auto: binomial for Poisson counts, else checkerboard
+    frc_split: SplitKind = "auto"  #: auto: binomial for Poisson counts, else checkerboard; none: no FRC
     frc_threshold: float = 1 / 7
 
     def __post_init__(self) -> None:
@@ -653,6 +657,12 @@ def resolution(image, pixel_size: float | None = None, config: ResolutionConfig 
     k_min = config.k_min if config.k_min is not None else 3 * dk
 
     F, energy = windowed_spectrum(plane)
+    split = config.frc_split
+    frc_job = None
+    if split != "none":
+        # the FRC (one more FFT and its own profiles) runs on the second core while the spectrum
+        # profiles are taken here; it reads F and the cached grids, writes nothing shared
+        frc_job = _executor().submit(_frc_for, raw, plane, F, energy, config)
     power = F.real * F.real + F.imag * F.imag  # float32
     prof = grid.ring.profile(power)
     prof_x = grid.wedge_x.profile(power)
@@ -670,18 +680,13 @@ def resolution(image, pixel_size: float | None = None, config: ResolutionConfig 
         cutoff_x = _highest_crossing(prof_x, noise_x, config.factor, k_min, smooth=3)
         cutoff_y = _highest_crossing(prof_y, noise_y, config.factor, k_min, smooth=3)
 
-    frc = None
-    frc_cut = None
-    split = "none"
-    if not flat:
-        split = config.frc_split
-        if split == "auto":
-            split = "binomial" if looks_like_counts(raw, noise / energy) else "checkerboard"
-        if split == "binomial":
-            frc = frc_curve(raw, split, spectrum=F, nyquist_band=config.nyquist_band)
+    frc, frc_cut, split = None, None, "none"
+    if frc_job is not None:
+        split, frc = frc_job.result()
+        if not flat:
+            frc_cut = _frc_cutoff(frc, config.frc_threshold, k_min=2 * k_min)
         else:
-            frc = frc_curve(plane, split)
-        frc_cut = _frc_cutoff(frc, config.frc_threshold, k_min=2 * k_min)
+            frc, split = None, "none"
     message = NO_CUTOFF if cutoff is None else ""
     return ResolutionReport(
         cutoff=cutoff,
@@ -701,6 +706,31 @@ def resolution(image, pixel_size: float | None = None, config: ResolutionConfig 
         profile_y=prof_y,
         frc=frc,
     )
+
+
+_EXECUTOR = None
+
+
+def _executor():
+    global _EXECUTOR
+    if _EXECUTOR is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="napari-lowdose-frc")
+    return _EXECUTOR
+
+
+def _frc_for(raw: np.ndarray, plane: np.ndarray, F: np.ndarray, energy: float, config: ResolutionConfig):
+    """(split used, FRC curve) for :func:`resolution`."""
+    split = config.frc_split
+    if split == "auto":
+        grid = _bins(plane.shape, float(config.sector_deg), float(config.nyquist_band), float(config.noise_from))
+        hf = F.ravel()[grid.noise_ring]
+        noise = _noise_from_samples(hf.real * hf.real + hf.imag * hf.imag)
+        split = "binomial" if noise > 0 and looks_like_counts(raw, noise / energy) else "checkerboard"
+    if split == "binomial":
+        return split, frc_curve(raw, split, spectrum=F, nyquist_band=config.nyquist_band)
+    return split, frc_curve(plane, split)
 
 
 def config_dict(config: ResolutionConfig) -> dict:
