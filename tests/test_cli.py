@@ -185,3 +185,88 @@ def test_fftmask_bad_cutoff_and_output(tmp_path, capsys):
     assert main(["fftmask", str(src), "-o", str(tmp_path / "o.tif"), "--cutoff", "0"]) == EXIT_ERROR
     assert main(["fftmask", str(src), "-o", str(tmp_path / "o.png")]) == EXIT_ERROR
     assert "writes" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------ denoise
+@pytest.fixture
+def small_model_file(tmp_path):
+    import torch
+
+    from napari_lowdose.core.model import Model, save_model
+    from napari_lowdose.core.unet import UNetConfig
+
+    torch.manual_seed(0)
+    return save_model(Model.new(UNetConfig(depth=3, base_channels=8), name="small"), tmp_path / "small")
+
+
+def test_denoise_writes_float32_with_pixel_size(tmp_path, capsys, small_model_file):
+    import numpy as np
+
+    from napari_lowdose.io import read_image, write_image
+
+    a = write_image(tmp_path / "a.tif", np.random.default_rng(0).poisson(5, (70, 90)).astype(np.uint16), pixel_size=2.5)
+    b = write_image(tmp_path / "b.mrc", np.random.default_rng(1).random((2, 40, 50)).astype(np.float32), pixel_size=1.5)
+    out = tmp_path / "out"
+    assert main(["denoise", str(a), str(b), "-o", str(out), "--model", str(small_model_file), "--tile", "64"]) == 0
+    (da,) = read_image(out / "a_denoised.tif")
+    (db,) = read_image(out / "b_denoised.tif")
+    assert da.data.dtype == np.float32 and da.data.shape == (70, 90) and da.pixel_size == pytest.approx(2.5)
+    assert db.data.shape == (2, 40, 50) and db.pixel_size == pytest.approx(1.5)
+    captured = capsys.readouterr()
+    assert "wrote" in captured.out and "[" in captured.err  # a progress bar on stderr
+
+
+def test_denoise_reports_a_failing_file_and_goes_on(tmp_path, capsys, small_model_file):
+    import numpy as np
+
+    from napari_lowdose.io import write_image
+
+    from .io.bad_files import nan_tiff, truncated_tiff
+
+    good = write_image(tmp_path / "good.tif", np.ones((40, 40), np.float32), pixel_size=1.0)
+    bad1, bad2 = truncated_tiff(tmp_path), nan_tiff(tmp_path)
+    out = tmp_path / "out"
+    code = main(["denoise", str(bad1), str(good), str(bad2), "-o", str(out), "--model", str(small_model_file)])
+    assert code == EXIT_ERROR
+    assert (out / "good_denoised.tif").is_file()
+    err = capsys.readouterr().err
+    assert "truncated.tif" in err and "NaN/Inf" in err and "2 of 3 file(s) failed" in err
+    assert "Traceback" not in err
+
+
+def test_denoise_refuses_pickled_and_foreign_models(tmp_path, capsys, small_model_file):
+    import json
+
+    import numpy as np
+    import torch
+
+    from napari_lowdose.io import write_image
+
+    img = write_image(tmp_path / "i.tif", np.ones((40, 40), np.float32))
+    torch.save({"w": torch.zeros(1)}, tmp_path / "evil.pt")
+    assert main(["denoise", str(img), "-o", str(tmp_path / "o"), "--model", str(tmp_path / "evil.pt")]) == EXIT_ERROR
+    assert "pickled" in capsys.readouterr().err
+    card = json.loads(small_model_file.with_suffix(".json").read_text())
+    card["architecture"]["base_channels"] = 48
+    small_model_file.with_suffix(".json").write_text(json.dumps(card))
+    assert main(["denoise", str(img), "-o", str(tmp_path / "o"), "--model", str(small_model_file)]) == EXIT_ERROR
+    assert "another architecture" in capsys.readouterr().err
+
+
+def test_denoise_bad_device(tmp_path, capsys, small_model_file):
+    import numpy as np
+
+    from napari_lowdose.io import write_image
+
+    img = write_image(tmp_path / "i.tif", np.ones((40, 40), np.float32))
+    assert main(["denoise", str(img), "-o", str(tmp_path / "o"), "--model", str(small_model_file), "--device", "tpu9"]) == EXIT_ERROR
+    assert "unknown device" in capsys.readouterr().err
+
+
+def test_denoise_real_file_with_the_default_model(tmp_path, capsys, real_data):
+    from napari_lowdose.io import read_image
+
+    assert main(["denoise", str(real_data / "multi_signal.dm3"), "-o", str(tmp_path), "--device", "cpu"]) == 0
+    (out,) = read_image(tmp_path / "multi_signal_denoised.tif")
+    assert out.data.shape == (512, 512) and out.pixel_size == pytest.approx(0.177516, rel=1e-4)
+    assert "default" in capsys.readouterr().err  # the model's name is reported

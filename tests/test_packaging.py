@@ -33,6 +33,10 @@ def test_wheel_contains_manifest_and_sample_data(wheel):
     assert "napari_lowdose/napari.yaml" in names
     for name in ("gold_islands_1us.tif", "gold_islands_4us.tif", "sample.json"):
         assert f"napari_lowdose/sample_data/{name}" in names
+    for name in ("default.safetensors", "default.json"):  # the default model ships, nothing is downloaded
+        assert f"napari_lowdose/models/{name}" in names
+    size = zipfile.ZipFile(wheel).getinfo("napari_lowdose/models/default.safetensors").file_size
+    assert size <= 10_000_000
     manifest = zipfile.ZipFile(wheel).read("napari_lowdose/napari.yaml").decode()
     assert manifest == (ROOT / "napari.yaml").read_text()
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
@@ -61,6 +65,7 @@ def test_wheel_in_a_fresh_venv_validates_and_reads(wheel, tmp_path):
         "m = pm.get_manifest('napari-lowdose'); "
         "from napari_lowdose._sample_data import lowdose_pair; "
         "layers = lowdose_pair(); "
+        "from napari_lowdose.core.model import load_model; assert load_model(None).card.name; "
         "print(napari_lowdose.__file__); print(m.name, len(layers), layers[0][1]['scale'])"
     )
     out = subprocess.run([str(py), "-c", check], capture_output=True, text=True, env=env, cwd=tmp_path)

@@ -4,6 +4,8 @@ Public API (imported lazily, so loading the plugin manifest stays fast):
 
 - ``resolution(image, pixel_size=None)`` -> :class:`~napari_lowdose.core.spectrum.ResolutionReport`
 - ``fft_mask(image, keep=0.65, notch=False)`` -> low-passed float32 image
+- ``denoise(image, model=None, tile=None, overlap=None, device="auto")`` -> float32, input's shape
+- ``load_model(path=None)``: a safetensors model + JSON card (None: the bundled default)
 - ``read_image(path)`` / ``write_image(path, data, pixel_size)``: files with their pixel size (Å)
 """
 
@@ -14,6 +16,9 @@ _LAZY = {
     "fft_mask": "napari_lowdose.core.spectrum",
     "ResolutionConfig": "napari_lowdose.core.spectrum",
     "ResolutionReport": "napari_lowdose.core.spectrum",
+    "denoise": "napari_lowdose.core.tiling",
+    "load_model": "napari_lowdose.core.model",
+    "save_model": "napari_lowdose.core.model",
     "read_image": "napari_lowdose.io",
     "write_image": "napari_lowdose.io",
 }

@@ -38,7 +38,11 @@ def _run_viewer(args: argparse.Namespace, screenshot: Path | None) -> int:
     elif not args.no_sample:
         viewer.open_sample(PLUGIN, "lowdose_pair")
     viewer.layers.selection = set(viewer.layers)  # the Resolution panel compares them all
-    dock_plugin_widgets(viewer)
+    widgets = dock_plugin_widgets(viewer)
+    denoiser = widgets.get("Denoise")
+    if denoiser is not None and not args.no_denoise and len(viewer.layers):
+        denoiser.layer_combo.setCurrentIndex(0)  # the sample's low-dose image (or the first file)
+        denoiser.run()
     from ._viewer import grid, scale_bar
 
     if len(viewer.layers) >= 2:
@@ -54,9 +58,12 @@ def _run_viewer(args: argparse.Namespace, screenshot: Path | None) -> int:
 
         viewer.window._qt_window.resize(1400, 900)
         end = time.monotonic() + 3.0  # let the widgets' first readouts arrive
-        while time.monotonic() < end:
+        limit = time.monotonic() + 600.0
+        while time.monotonic() < end or (denoiser is not None and denoiser.worker is not None and time.monotonic() < limit):
             QApplication.processEvents()
             time.sleep(0.02)
+        if denoiser is not None:
+            print(f"{PLUGIN}: {denoiser.status.text()}")
         viewer.reset_view()
         viewer.screenshot(str(screenshot), canvas_only=False)
         print(f"{PLUGIN}: wrote {screenshot}")
@@ -66,16 +73,17 @@ def _run_viewer(args: argparse.Namespace, screenshot: Path | None) -> int:
     return 0
 
 
-def dock_plugin_widgets(viewer) -> list[str]:
-    """Dock every widget this plugin's manifest contributes; returns their display names."""
+def dock_plugin_widgets(viewer) -> dict:
+    """Dock every widget this plugin's manifest contributes; returns {display name: widget}."""
     from npe2 import PluginManager
 
     pm = PluginManager.instance()
     manifest = pm.get_manifest(PLUGIN)
-    names = [w.display_name for w in (manifest.contributions.widgets or [])]
-    for name in names:
-        viewer.window.add_plugin_dock_widget(PLUGIN, name)
-    return names
+    docked = {}
+    for contribution in manifest.contributions.widgets or []:
+        _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, contribution.display_name)
+        docked[contribution.display_name] = widget
+    return docked
 
 
 # ------------------------------------------------------------------------------------------ info
@@ -179,6 +187,65 @@ def cmd_fftmask(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------ denoise
+class _Bar:
+    """A one-line progress bar on stderr (no dependency)."""
+
+    def __init__(self, label: str, width: int = 30) -> None:
+        self.label, self.width, self.last = label, width, ""
+
+    def update(self, done: int, total: int, note: str = "") -> None:
+        filled = int(self.width * done / max(total, 1))
+        line = f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total}"
+        if line != self.last:
+            print(line + (f"  {note}" if note else ""), end="", file=sys.stderr, flush=True)
+            self.last = line
+
+    def close(self) -> None:
+        print(file=sys.stderr, flush=True)
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    from .core.model import load_model
+    from .core.tiling import TiledDenoiser
+    from .io import read_image, write_image
+
+    model = load_model(args.model)
+    denoiser = TiledDenoiser(model, tile=args.tile, overlap=args.overlap, device=args.device)
+    args.output.mkdir(parents=True, exist_ok=True)
+    print(f"{PLUGIN}: model '{model.name}' on {denoiser.device}, tile {denoiser.tile}, overlap {denoiser.overlap}", file=sys.stderr)
+    failed = 0
+    for path in args.files:
+        try:
+            images = read_image(path)
+            for image in images:
+                suffix = f"_{image.metadata['signal']}" if len(images) > 1 and image.metadata.get("signal") else ""
+                out_path = args.output / f"{path.stem}{suffix}_denoised.tif"
+                bar = _Bar(f"{path.name}{suffix}")
+                gen = denoiser.run(image.data, name=path.name)
+                try:
+                    while True:
+                        step = next(gen)
+                        bar.update(step.done, step.total, step.message)
+                except StopIteration as stop:
+                    result = stop.value
+                finally:
+                    bar.close()
+                z = image.scale[0] if image.data.ndim == 3 and image.units[0] == "angstrom" else None
+                write_image(out_path, result, pixel_size=image.pixel_size, z_size=z)
+                print(f"{PLUGIN}: wrote {out_path}")
+        except LowdoseError as exc:
+            failed += 1
+            print(f"{PLUGIN}: error: {exc}", file=sys.stderr)
+        except (RuntimeError, MemoryError) as exc:  # e.g. a device failure: report, go on with the rest
+            failed += 1
+            print(f"{PLUGIN}: error: {path.name}: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+    if failed:
+        print(f"{PLUGIN}: {failed} of {len(args.files)} file(s) failed", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PLUGIN,
@@ -191,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     view = sub.add_parser("view", help="open napari with files (default: the sample pair) and the plugin's widgets")
     view.add_argument("files", nargs="*", type=Path, help="TIFF, MRC, DM3/DM4, EMD or SER files")
     view.add_argument("--no-sample", action="store_true", help="do not open the sample data")
+    view.add_argument("--no-denoise", action="store_true", help="do not denoise the first image on start")
     view.add_argument("--screenshot", type=Path, default=None, help="save a screenshot to this PNG and exit")
     view.set_defaults(func=cmd_view)
 
@@ -215,6 +283,15 @@ def build_parser() -> argparse.ArgumentParser:
     fm.add_argument("--notch", action="store_true", help="also remove the every-other-column line artifact")
     fm.add_argument("--signal", default=None, help="signal of a multi-signal file (e.g. HAADF)")
     fm.set_defaults(func=cmd_fftmask)
+
+    dn = sub.add_parser("denoise", help="denoise files with the U-Net (tiled), writing OUTDIR/<stem>_denoised.tif")
+    dn.add_argument("files", nargs="+", type=Path)
+    dn.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
+    dn.add_argument("--model", type=Path, default=None, help="NAME.safetensors with NAME.json (default: the bundled model)")
+    dn.add_argument("--tile", type=int, default=None, help="tile size in pixels (default: chosen for the device)")
+    dn.add_argument("--overlap", type=int, default=None, help="overlap between tiles in pixels")
+    dn.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
+    dn.set_defaults(func=cmd_denoise)
     return parser
 
 

@@ -51,3 +51,13 @@ def test_overwrite_replaces_content(tmp_path):
     write_image(target, np.ones((4, 4), np.float32), pixel_size=3.0)
     (img,) = read_image(target)
     assert img.data.sum() == 16 and img.pixel_size == pytest.approx(3.0)
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from napari_lowdose.core.files import default_file_mode
+
+    path = write_image(tmp_path / "p.tif", np.zeros((4, 4), np.uint16))
+    assert stat.S_IMODE(os.stat(path).st_mode) == default_file_mode()

@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..core.errors import FileFormatError
+from ..core.files import default_file_mode
 from ..core.image import check_image
 from .read import MRC_EXTENSIONS, TIFF_EXTENSIONS
 
@@ -40,6 +41,7 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp_path, default_file_mode())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

@@ -180,9 +180,8 @@ class FFTMaskWidget(QWidget):
         from napari.qt.threading import create_worker
 
         keep, notch = self.keep, self.notch.isChecked()
-        self._worker = create_worker(filt.apply, keep, notch, _start_thread=False)
+        self._worker = create_worker(filt.apply, keep, notch, _start_thread=False, _connect={"errored": self._on_error})
         self._worker.returned.connect(self._show_preview)
-        self._worker.errored.connect(self._on_error)
         self._worker.finished.connect(self._preview_done)
         self._worker.start()
 
@@ -274,10 +273,9 @@ class FFTMaskWidget(QWidget):
             "metadata": {**layer.metadata, "fft_mask": {"keep": keep, "notch": notch}},
         }
         bar = progress(total=int(np.prod(data.shape[:-2], dtype=int)) or 1, desc="FFT mask")
-        worker = create_worker(iter_fft_mask, data, keep, notch, _start_thread=False)
+        worker = create_worker(iter_fft_mask, data, keep, notch, _start_thread=False, _connect={"errored": self._on_error})
         worker.yielded.connect(lambda p: (bar.update(1), bar.set_description(f"FFT mask: {p.message}")))
         worker.returned.connect(lambda out: self.viewer.add_image(out, **meta))
-        worker.errored.connect(self._on_error)
         worker.finished.connect(bar.close)
         self._apply_worker = worker
         self.apply_button.setEnabled(False)

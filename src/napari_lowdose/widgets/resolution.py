@@ -127,9 +127,10 @@ class ResolutionWidget(QWidget):
             return
         from napari.qt.threading import create_worker
 
-        self._worker = create_worker(_measure, planes, _start_thread=False)
+        self._worker = create_worker(
+            _measure, planes, _start_thread=False, _connect={"errored": lambda exc: self.text.setText(str(exc))}
+        )
         self._worker.returned.connect(self._show)
-        self._worker.errored.connect(lambda exc: self.text.setText(str(exc)))
         self._worker.finished.connect(self._done)
         self._worker.start()
 

@@ -1,0 +1,326 @@
+"""Denoise dock widget: tiled U-Net inference on a worker thread, the result filling in as tiles finish.
+
+Thin: the work is ``core.tiling.TiledDenoiser.run`` (a generator: every yield is a progress tick and a
+cancel point). The layer's data is copied before the worker gets it; the output layer is created and
+updated only in main-thread slots, from snapshots the worker takes itself.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.errors import LowdoseError
+from ..core.model import Model, load_model
+from ..core.tiling import TiledDenoiser
+from ._layers import image_layers
+
+if TYPE_CHECKING:
+    import napari
+
+SNAPSHOT_SECONDS = 0.5  #: how often the worker hands a partial result to the display
+
+
+def _denoise_with_snapshots(denoiser: TiledDenoiser, data: np.ndarray, name: str):
+    """Worker body: the denoiser's progress, plus a partial result every SNAPSHOT_SECONDS (taken on the
+    worker thread, so it never races the computation)."""
+    last = time.monotonic()
+    gen = denoiser.run(data, name=name)
+    try:
+        while True:
+            step = next(gen)
+            now = time.monotonic()
+            snapshot = None
+            if now - last >= SNAPSHOT_SECONDS:
+                snapshot, last = denoiser.partial(), now
+            yield step, snapshot
+    except StopIteration as stop:
+        return stop.value
+
+
+def _card_text(model: Model) -> str:
+    card = model.card
+    arch = card.architecture
+    lines = [f"<b>{card.name}</b>", f"U-Net depth {arch.depth}, {arch.base_channels} channels"]
+    if card.trained_on.get("data"):
+        lines.append(f"trained on: {card.trained_on['data']}")
+    m = card.metrics
+    if "psnr_gain_db" in m:
+        lines.append(f"held-out PSNR: {m.get('psnr_noisy_db')} → {m.get('psnr_denoised_db')} dB ({m['psnr_gain_db']:+} dB)")
+    if card.training.get("steps"):
+        lines.append(f"{card.training['steps']} steps, {card.training.get('wall_time_s', '?')} s")
+    return "<br>".join(lines)
+
+
+class DenoiseWidget(QWidget):
+    def __init__(self, napari_viewer: "napari.viewer.Viewer") -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.model: Model | None = None
+        self.worker = None
+        self.output_layer = None
+        self._bar = None
+        self._linked: list = []
+
+        self.layer_combo = QComboBox()
+        self.model_label = QLabel()
+        self.model_label.setWordWrap(True)
+        self.load_button = QPushButton("Load…")
+        self.load_button.setToolTip("Load a model: NAME.safetensors with NAME.json beside it (pickled .pt files are refused)")
+        self.default_button = QPushButton("Default")
+        self.tile = QSpinBox()
+        self.tile.setRange(0, 16384)
+        self.tile.setSingleStep(32)
+        self.tile.setSpecialValueText("auto")
+        self.tile.setToolTip("Tile size in pixels (auto: chosen for the device; larger than the image: one pass)")
+        self.overlap = QSpinBox()
+        self.overlap.setRange(-1, 1024)
+        self.overlap.setSpecialValueText("auto")
+        self.overlap.setValue(-1)
+        self.device = QComboBox()
+        self.device.addItems(_devices())
+        self.run_button = QPushButton("Run")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.side_by_side = QCheckBox("input and output side by side (linked contrast)")
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("input", self.layer_combo)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.load_button)
+        model_row.addWidget(self.default_button)
+        form.addRow("model", model_row)
+        form.addRow("", self.model_label)
+        form.addRow("tile", self.tile)
+        form.addRow("overlap", self.overlap)
+        form.addRow("device", self.device)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        layout.addLayout(buttons)
+        layout.addWidget(self.side_by_side)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.load_button.clicked.connect(self._choose_model_file)
+        self.default_button.clicked.connect(lambda: self.set_model(None))
+        self.side_by_side.toggled.connect(self._side_by_side)
+        self.viewer.layers.events.inserted.connect(self._refresh_layers)
+        self.viewer.layers.events.removed.connect(self._refresh_layers)
+        # closing the widget (or napari, which deletes it) stops the worker at its next tile batch
+        self.destroyed.connect(_quit_later(self))
+        self._refresh_layers()
+        self.set_model(None)
+
+    # ------------------------------------------------------------------- model
+    def set_model(self, model: Model | str | None) -> bool:
+        """Use ``model`` (a Model, a path, or None for the bundled default); False if it cannot load."""
+        try:
+            self.model = model if isinstance(model, Model) else load_model(model)
+        except LowdoseError as exc:
+            self._error(str(exc))
+            return False
+        self.model_label.setText(_card_text(self.model))
+        self.model_label.setToolTip(self.model.card.to_json())
+        return True
+
+    def _choose_model_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load model", "", "Model (*.safetensors *.json);;All files (*)")
+        if path:
+            self.set_model(path)
+
+    # ------------------------------------------------------------------ layers
+    def _refresh_layers(self, event=None) -> None:
+        current = self.layer_combo.currentText()
+        names = [layer.name for layer in image_layers(self.viewer) if layer is not self.output_layer]
+        self.layer_combo.blockSignals(True)
+        self.layer_combo.clear()
+        self.layer_combo.addItems(names)
+        if current in names:
+            self.layer_combo.setCurrentText(current)
+        self.layer_combo.blockSignals(False)
+        if self.output_layer is not None and self.output_layer not in self.viewer.layers:
+            self.output_layer = None
+
+    def source_layer(self):
+        name = self.layer_combo.currentText()
+        return self.viewer.layers[name] if name and name in self.viewer.layers else None
+
+    # --------------------------------------------------------------------- run
+    def run(self) -> None:
+        if self.worker is not None:
+            return
+        layer = self.source_layer()
+        if layer is None:
+            self._error("Choose an image layer to denoise.")
+            return
+        if layer.rgb:
+            self._error(f"{layer.name} is an RGB layer; denoising needs a single-channel detector image.")
+            return
+        if self.model is None and not self.set_model(None):
+            return
+        data = layer.data[0] if layer.multiscale else layer.data
+        if not hasattr(data, "compute"):
+            data = np.array(data)  # a copy: the worker never reads the live layer
+        try:
+            denoiser = TiledDenoiser(
+                self.model,
+                tile=self.tile.value() or None,
+                overlap=None if self.overlap.value() < 0 else self.overlap.value(),
+                device=self.device.currentText(),
+            )
+        except LowdoseError as exc:
+            self._error(str(exc))
+            return
+        from napari.qt.threading import create_worker
+        from napari.utils import progress
+
+        self._source = layer
+        self._meta = {
+            "name": f"{layer.name} denoised",
+            "scale": tuple(layer.scale),
+            "translate": tuple(layer.translate),
+            "units": tuple(layer.units),
+            "axis_labels": tuple(layer.axis_labels),
+            "metadata": {**layer.metadata, "denoised_with": self.model.card.name},
+        }
+        self._bar = progress(total=0, desc=f"Denoise {layer.name}")
+        self.worker = create_worker(
+            _denoise_with_snapshots, denoiser, data, layer.name, _start_thread=False, _connect={"errored": self._on_error}
+        )
+        self.worker.yielded.connect(self._on_progress)
+        self.worker.returned.connect(self._on_done)
+        self.worker.aborted.connect(self._on_aborted)
+        self.worker.finished.connect(self._on_finished)
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.status.setText(f"denoising on {denoiser.device}, tile {denoiser.tile}, overlap {denoiser.overlap}…")
+        self.worker.start()
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.quit()  # stops at the next tile batch
+            self.status.setText("cancelling…")
+
+    # ---------------------------------------------------------- worker slots
+    def _on_progress(self, item) -> None:
+        step, snapshot = item
+        if self._bar is not None:
+            if self._bar.total != step.total:
+                self._bar.total = step.total
+            self._bar.n = step.done
+            self._bar.refresh()
+        if step.message:
+            self.status.setText(step.message)
+        if snapshot is not None:
+            self._show(snapshot)
+
+    def _on_done(self, result: np.ndarray) -> None:
+        self._show(result)
+        self.status.setText(f"done: {self._meta['name']}")
+
+    def _on_error(self, exc: Exception) -> None:
+        self._error(str(exc) if isinstance(exc, LowdoseError) else f"{type(exc).__name__}: {exc}")
+
+    def _on_aborted(self) -> None:
+        self.status.setText("cancelled; the output layer keeps the tiles finished so far")
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    def _show(self, data: np.ndarray) -> None:
+        if self.output_layer is None or self.output_layer not in self.viewer.layers:
+            limits = self._source.contrast_limits if self._source in self.viewer.layers else None
+            self.output_layer = self.viewer.add_image(data, contrast_limits=limits, **self._meta)
+            self._link_contrast()
+        else:
+            self.output_layer.data = data
+            self.output_layer.name = self._meta["name"]
+
+    # ------------------------------------------------------------- display
+    def _side_by_side(self, on: bool) -> None:
+        from .._viewer import grid
+
+        grid(self.viewer).enabled = on
+        self._link_contrast()
+
+    def _link_contrast(self) -> None:
+        """Keep input and output on the same contrast limits (both are in the input's units)."""
+        src, out = getattr(self, "_source", None), self.output_layer
+        if src is None or out is None:
+            return
+        for layer, handler in self._linked:
+            try:
+                layer.events.contrast_limits.disconnect(handler)
+            except (TypeError, ValueError, RuntimeError):
+                pass
+        self._linked = []
+
+        def follow(a, b):
+            def handler(event=None):
+                if tuple(b.contrast_limits) != tuple(a.contrast_limits):
+                    b.contrast_limits = a.contrast_limits
+
+            return handler
+
+        for a, b in ((src, out), (out, src)):
+            h = follow(a, b)
+            a.events.contrast_limits.connect(h)
+            self._linked.append((a, h))
+        out.contrast_limits = src.contrast_limits
+
+    def _error(self, message: str) -> None:
+        from napari.utils.notifications import show_error
+
+        self.status.setText(message)
+        show_error(message)
+
+
+def _devices() -> list[str]:
+    import torch
+
+    names = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        names.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        names.append("mps")
+    return names
+
+
+def _quit_later(widget: DenoiseWidget):
+    """A slot for ``destroyed`` that does not hold the (deleted) widget: it quits the running worker."""
+    holder = {"widget": widget}
+
+    def quit_worker(*_):
+        w = holder.pop("widget", None)
+        worker = getattr(w, "worker", None) if w is not None else None
+        if worker is not None:
+            worker.quit()
+
+    return quit_worker

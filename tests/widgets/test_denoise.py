@@ -1,0 +1,141 @@
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from napari_lowdose.core.model import Model, save_model
+from napari_lowdose.core.tiling import denoise
+from napari_lowdose.core.unet import UNetConfig
+
+PLUGIN = "napari-lowdose"
+
+
+@pytest.fixture
+def small_model():
+    torch.manual_seed(0)
+    return Model.new(UNetConfig(depth=3, base_channels=8), name="small test model")
+
+
+@pytest.fixture
+def setup(make_napari_viewer, small_model):
+    viewer = make_napari_viewer()
+    data = np.random.default_rng(0).poisson(5, (150, 170)).astype(np.uint16)
+    viewer.add_image(data, name="noisy", scale=(2.0, 2.0), translate=(10.0, 20.0), units=("angstrom", "angstrom"))
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Denoise")
+    widget.set_model(small_model)
+    widget.tile.setValue(64)
+    widget.overlap.setValue(16)
+    widget.device.setCurrentText("cpu")
+    return viewer, widget, data
+
+
+def test_run_adds_denoised_layer_with_scale_and_translate(qtbot, setup, small_model):
+    viewer, widget, data = setup
+    assert "small test model" in widget.model_label.text()
+    widget.run()
+    assert widget.worker is not None  # run() returned while the work goes on
+    with qtbot.waitSignal(widget.worker.finished, timeout=30000):
+        pass
+    out = viewer.layers["noisy denoised"]
+    assert tuple(out.scale) == (2.0, 2.0) and tuple(out.translate) == (10.0, 20.0)
+    assert [str(u) for u in out.units] == ["angstrom", "angstrom"]
+    np.testing.assert_allclose(out.data, denoise(data, small_model, tile=64, overlap=16, device="cpu"), rtol=1e-5, atol=1e-4)
+    assert widget.run_button.isEnabled() and not widget.cancel_button.isEnabled()
+
+
+def test_result_fills_in_progressively_off_the_gui_thread(qtbot, setup, monkeypatch):
+    from napari_lowdose.core import tiling
+    from napari_lowdose.widgets import denoise as denoise_widget
+
+    viewer, widget, _ = setup
+    monkeypatch.setattr(denoise_widget, "SNAPSHOT_SECONDS", 0.0)
+    threads, shown = [], []
+    original_run = tiling.TiledDenoiser.run
+
+    def spy_run(self, *a, **k):
+        threads.append(threading.current_thread())
+        return (yield from original_run(self, *a, **k))
+
+    monkeypatch.setattr(tiling.TiledDenoiser, "run", spy_run)
+    original_show = widget._show
+    monkeypatch.setattr(widget, "_show", lambda d: (shown.append((d != 0).mean()), original_show(d)))
+    widget.tile.setValue(32)
+    widget.overlap.setValue(8)
+    widget.run()
+    with qtbot.waitSignal(widget.worker.finished, timeout=30000):
+        pass
+    assert threads and all(t is not threading.main_thread() for t in threads)
+    assert len(shown) >= 3 and shown[0] < 1.0 and shown[-1] == 1.0  # partial first, complete last
+
+
+def test_cancel_stops_and_keeps_partial_result(qtbot, setup, monkeypatch):
+    from napari_lowdose.widgets import denoise as denoise_widget
+
+    viewer, widget, _ = setup
+    monkeypatch.setattr(denoise_widget, "SNAPSHOT_SECONDS", 0.0)
+    viewer.layers["noisy"].data = np.random.default_rng(1).random((600, 600)).astype(np.float32)
+    widget.tile.setValue(32)
+    widget.overlap.setValue(8)
+    widget.run()
+    worker = widget.worker
+    with qtbot.waitSignal(worker.yielded, timeout=30000):
+        pass
+    with qtbot.waitSignal(worker.aborted, timeout=30000):
+        widget.cancel()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=30000)
+    assert "cancelled" in widget.status.text()
+    assert widget.run_button.isEnabled()
+
+
+def test_closing_napari_during_a_run_ends_the_thread(qtbot, make_napari_viewer, small_model):
+    from superqt.utils._qthreading import WorkerBase
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(2).random((800, 800)).astype(np.float32), name="big")
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Denoise")
+    widget.set_model(small_model)
+    widget.tile.setValue(32)
+    widget.device.setCurrentText("cpu")
+    widget.run()
+    worker = widget.worker
+    with qtbot.waitSignal(worker.yielded, timeout=30000):
+        pass
+    viewer.close()
+    qtbot.waitUntil(lambda: not WorkerBase._worker_set, timeout=30000)
+    assert not worker.is_running
+
+
+def test_side_by_side_links_contrast(qtbot, setup):
+    from napari_lowdose._viewer import grid
+
+    viewer, widget, _ = setup
+    widget.run()
+    with qtbot.waitSignal(widget.worker.finished, timeout=30000):
+        pass
+    widget.side_by_side.setChecked(True)
+    assert grid(viewer).enabled
+    viewer.layers["noisy"].contrast_limits = (1.0, 9.0)
+    assert tuple(viewer.layers["noisy denoised"].contrast_limits) == (1.0, 9.0)
+    viewer.layers["noisy denoised"].contrast_limits = (2.0, 8.0)
+    assert tuple(viewer.layers["noisy"].contrast_limits) == (2.0, 8.0)
+
+
+def test_bad_models_and_layers_give_messages(qtbot, setup, tmp_path, small_model):
+    viewer, widget, _ = setup
+    torch.save({"w": torch.zeros(1)}, tmp_path / "evil.pt")
+    assert not widget.set_model(str(tmp_path / "evil.pt"))
+    assert "pickled" in widget.status.text()
+    assert widget.model is small_model  # the previous model stays
+    path = save_model(small_model, tmp_path / "ok")
+    assert widget.set_model(str(path)) and widget.model.path == path
+    viewer.add_image(np.zeros((32, 32, 3), np.uint8), name="rgb", rgb=True)
+    widget.layer_combo.setCurrentText("rgb")
+    widget.run()
+    assert "RGB" in widget.status.text() and widget.worker is None
+    nan = np.ones((64, 64), np.float32)
+    nan[1, 1] = np.nan
+    viewer.add_image(nan, name="nan")
+    widget.layer_combo.setCurrentText("nan")
+    widget.run()
+    qtbot.waitUntil(lambda: "NaN/Inf" in widget.status.text(), timeout=30000)
