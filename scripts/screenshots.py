@@ -50,6 +50,23 @@ def main() -> None:
         shoot(viewer, "fft-mask.png")
         viewer.close()
 
+        # Denoise: the low-dose image and its denoised version side by side
+        viewer = napari.Viewer(show=True)
+        viewer.open_sample("napari-lowdose", "lowdose_pair")
+        viewer.layers["gold 4 µs (reference)"].visible = False
+        _, den = viewer.window.add_plugin_dock_widget("napari-lowdose", "Denoise")
+        den.layer_combo.setCurrentText("gold 1 µs (low dose)")
+        den.run()
+        while den.worker is not None:
+            pump(0.5)
+        den.side_by_side.setChecked(True)
+        viewer.layers.remove("gold 4 µs (reference)")
+        pump(1.0)
+        camera(viewer).zoom *= 2.0
+        scale_bar(viewer).visible = True
+        shoot(viewer, "denoise.png")
+        viewer.close()
+
         # Resolution: noisy and reference side by side
         viewer = napari.Viewer(show=True)
         viewer.open_sample("napari-lowdose", "lowdose_pair")

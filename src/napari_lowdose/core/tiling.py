@@ -12,8 +12,8 @@
 * nD data are done plane by plane over the last two axes; a dask array is read one plane at a time.
 * :class:`TiledDenoiser` ``.run(image)`` is a generator that yields a :class:`DenoiseProgress` after
   every batch (a progress tick and a cancel point); ``.partial()`` gives the result so far.
-* Device ``auto``: CUDA, then Apple MPS, then CPU. On CUDA, bf16 (fp16 where bf16 is missing) autocast
-  and channels_last; on out-of-memory the batch, then the tile, is halved and the plane retried.
+* Device ``auto``: CUDA, then Apple MPS, then CPU. channels_last everywhere; on CUDA bf16 (fp16 where
+  bf16 is missing) autocast; on out-of-memory the batch, then the tile, is halved and the plane retried.
 """
 
 from __future__ import annotations
@@ -208,9 +208,9 @@ class TiledDenoiser:
         if self.batch < 1:
             raise LowdoseError(f"batch must be at least 1, got {self.batch}")
         self.precision = precision
-        self.net = self.model.net.to(self.device).eval()
-        if self.device.type == "cuda":
-            self.net = self.net.to(memory_format=torch.channels_last)
+        # channels_last: oneDNN (CPU) and cuDNN (GPU) convolutions run faster on NHWC here (measured:
+        # the U-Net forward goes from ~50 to ~61 GFLOP/s on this project's 2-core CPU)
+        self.net = self.model.net.to(self.device).eval().to(memory_format=torch.channels_last)
         self.notes: list[str] = []
         self._out: np.ndarray | None = None
         self._plane_acc: np.ndarray | None = None
@@ -307,9 +307,7 @@ class TiledDenoiser:
         x = np.stack([plane[y0 : y0 + size_y, x0 : x0 + size_x] for y0, x0, _, _ in tiles]).astype(np.float32)
         x -= np.float32(offset)
         x /= np.float32(scale)
-        t = torch.from_numpy(x[:, None]).to(self.device)
-        if self.device.type == "cuda":
-            t = t.contiguous(memory_format=torch.channels_last)
+        t = torch.from_numpy(x[:, None]).to(self.device).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), self._autocast():
             y = self.net.predict(t)
         y = y.float().cpu().numpy()[:, 0]

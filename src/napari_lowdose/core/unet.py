@@ -94,7 +94,8 @@ class UNet(nn.Module):
         self.slope = cfg.negative_slope
 
     def _act(self, x: torch.Tensor) -> torch.Tensor:
-        return F.leaky_relu(x, self.slope)
+        # in place when no gradient is needed: one memory pass less per convolution at inference
+        return F.leaky_relu(x, self.slope, inplace=not torch.is_grad_enabled())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) with H and W multiples of 2**depth -> (B, out, H, W). See :meth:`predict`."""
