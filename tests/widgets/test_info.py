@@ -1,6 +1,12 @@
 import numpy as np
 
 
+def shown_texts(widget) -> list[str]:
+    """The texts of the labels the widget displays."""
+    items = (widget.form.itemAt(i).widget() for i in range(widget.form.count()))
+    return [item.text() for item in items if item is not None and hasattr(item, "text")]
+
+
 def test_info_widget_shows_pixel_size_and_follows_selection(make_napari_viewer):
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((64, 32), np.uint16), name="a", scale=(2.0, 2.0), units=("angstrom", "angstrom"))
@@ -15,6 +21,9 @@ def test_info_widget_shows_pixel_size_and_follows_selection(make_napari_viewer):
     assert widget.layer_combo.currentText() == "stack"
     assert rows["pixel size"] == "5 Å (0.5 nm)"
     assert rows["intensity"].startswith("min 1, max 1")
+
+    viewer.layers["stack"].data = np.full((3, 16, 16), 5.0, np.float32)  # data changes are shown
+    assert any(text.startswith("min 5, max 5") for text in shown_texts(widget))
 
     viewer.layers.remove("stack")
     viewer.layers.remove("a")

@@ -34,7 +34,9 @@ class ImageInfoWidget(QWidget):
         self.viewer.layers.events.inserted.connect(self._refresh_layers)
         self.viewer.layers.events.removed.connect(self._refresh_layers)
         self.viewer.layers.selection.events.active.connect(self._follow_active)
+        self.viewer.dims.events.current_step.connect(self._show)
         self.layer_combo.currentTextChanged.connect(self._show)
+        self._watched: set[int] = set()
         self._refresh_layers()
 
     def _image_layers(self):
@@ -44,6 +46,10 @@ class ImageInfoWidget(QWidget):
 
     def _refresh_layers(self, event=None) -> None:
         current = self.layer_combo.currentText()
+        for layer in self._image_layers():
+            if id(layer) not in self._watched:  # a layer whose data changes (e.g. being denoised) is shown anew
+                layer.events.data.connect(self._show_if_current(layer))
+                self._watched.add(id(layer))
         names = [layer.name for layer in self._image_layers()]
         self.layer_combo.blockSignals(True)
         self.layer_combo.clear()
@@ -53,6 +59,13 @@ class ImageInfoWidget(QWidget):
         self.layer_combo.blockSignals(False)
         self._follow_active()
         self._show(self.layer_combo.currentText())
+
+    def _show_if_current(self, layer):
+        def handler(event=None):
+            if layer.name == self.layer_combo.currentText():
+                self._show()
+
+        return handler
 
     def _follow_active(self, event=None) -> None:
         active = self.viewer.layers.selection.active
@@ -73,7 +86,7 @@ class ImageInfoWidget(QWidget):
         rows.append(("intensity", f"min {stats['min']:.4g}, max {stats['max']:.4g}, mean {stats['mean']:.4g}"))
         return rows
 
-    def _show(self, name: str = "") -> None:
+    def _show(self, *args) -> None:
         while self.form.rowCount():
             self.form.removeRow(0)
         rows = self.rows()
