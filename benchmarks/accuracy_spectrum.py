@@ -12,18 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from napari_lowdose.core.simulate import bandlimited_image as bandlimited
 from napari_lowdose.core.spectrum import resolution
-
-
-def bandlimited(shape, kx0, ky0=None, mean=100.0, std=30.0, seed=0):
-    rng = np.random.default_rng(seed)
-    ky0 = ky0 or kx0
-    F = np.fft.rfft2(rng.standard_normal(shape))
-    ky = np.fft.fftfreq(shape[0])[:, None]
-    kx = np.fft.rfftfreq(shape[1])[None, :]
-    F[(kx / kx0) ** 2 + (ky / ky0) ** 2 > 1] = 0
-    s = np.fft.irfft2(F, s=shape)
-    return rng.poisson(np.clip(s / s.std() * std + mean, 0, None)).astype(np.uint16)
 
 
 def main() -> None:

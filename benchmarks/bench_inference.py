@@ -15,27 +15,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import time
 
 import numpy as np
+from _timing import median_seconds
 import torch
 
 from napari_lowdose.core.model import Model, load_model
 from napari_lowdose.core.tiling import TiledDenoiser, denoise, pick_device
 from napari_lowdose.core.unet import UNetConfig, flops_per_pixel
-
-
-def timed(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def sync(device):
@@ -58,7 +48,7 @@ def best_conv_gflops(device: torch.device, channels=(48, 96), size=512, repeat=5
                 conv(x)
             sync(device)
 
-        t = timed(run, repeat)
+        t = median_seconds(run, repeat)
         gflops = 2 * 9 * c * c * size * size / t / 1e9
         if gflops > best:
             best, label = gflops, f"conv {c}->{c} 3x3 at {size}², {layout}"
@@ -79,8 +69,8 @@ def speed(args) -> None:
         denoise(image, model, device=device)
         sync(device)
 
-    t_one = timed(one_pass, args.repeat)
-    t_tiled = timed(tiled, args.repeat)
+    t_one = median_seconds(one_pass, args.repeat)
+    t_tiled = median_seconds(tiled, args.repeat)
     flops = flops_per_pixel(model.card.architecture) * image.size
     achieved = flops / t_one / 1e9
     conv, conv_label = best_conv_gflops(device)

@@ -8,26 +8,15 @@ Prints medians and the ratio ours / baseline measured in this one run (1.0 = no 
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import mrcfile
 import numpy as np
+from _timing import median_seconds
 import tifffile
 
 from napari_lowdose.io import read_image, write_image
-
-
-def median_time(fn, repeat: int) -> float:
-    fn()  # warm-up (page cache, imports)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -41,14 +30,14 @@ def main() -> None:
         tmp = Path(tmp)
         rows = []
         # writes: ours = atomic (temp file + fsync + rename) with calibration; baseline = plain call
-        rows.append(("write TIFF (zlib)", median_time(lambda: write_image(tmp / "a.tif", data, pixel_size=1.0), args.repeat),
-                     "tifffile.imwrite", median_time(lambda: tifffile.imwrite(tmp / "b.tif", data, compression="zlib"), args.repeat)))
-        rows.append(("write MRC", median_time(lambda: write_image(tmp / "a.mrc", data, pixel_size=1.0), args.repeat),
-                     "mrcfile.write", median_time(lambda: mrcfile.write(tmp / "b.mrc", data, overwrite=True), args.repeat)))
-        rows.append(("read TIFF", median_time(lambda: read_image(tmp / "a.tif"), args.repeat),
-                     "tifffile.imread", median_time(lambda: tifffile.imread(tmp / "a.tif"), args.repeat)))
-        rows.append(("read MRC", median_time(lambda: read_image(tmp / "a.mrc"), args.repeat),
-                     "mrcfile.read", median_time(lambda: mrcfile.read(tmp / "a.mrc"), args.repeat)))
+        rows.append(("write TIFF (zlib)", median_seconds(lambda: write_image(tmp / "a.tif", data, pixel_size=1.0), args.repeat),
+                     "tifffile.imwrite", median_seconds(lambda: tifffile.imwrite(tmp / "b.tif", data, compression="zlib"), args.repeat)))
+        rows.append(("write MRC", median_seconds(lambda: write_image(tmp / "a.mrc", data, pixel_size=1.0), args.repeat),
+                     "mrcfile.write", median_seconds(lambda: mrcfile.write(tmp / "b.mrc", data, overwrite=True), args.repeat)))
+        rows.append(("read TIFF", median_seconds(lambda: read_image(tmp / "a.tif"), args.repeat),
+                     "tifffile.imread", median_seconds(lambda: tifffile.imread(tmp / "a.tif"), args.repeat)))
+        rows.append(("read MRC", median_seconds(lambda: read_image(tmp / "a.mrc"), args.repeat),
+                     "mrcfile.read", median_seconds(lambda: mrcfile.read(tmp / "a.mrc"), args.repeat)))
     print(f"image {args.size}x{args.size} uint16, median of {args.repeat}")
     print(f"{'operation':<20}{'ours (ms)':>11}  {'baseline':<18}{'(ms)':>8}{'ratio':>8}")
     for name, ours, base_name, base in rows:

@@ -17,22 +17,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import statistics
-import time
 
 import numpy as np
+from _timing import median_seconds
 
 from napari_lowdose.core.spectrum import MaskedFilter, resolution
-
-
-def median_ms(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
 
 
 def baseline_step(image: np.ndarray, keep: float) -> np.ndarray:
@@ -94,9 +83,9 @@ def main() -> None:
             ours = lambda keep: filt.apply(keep)  # noqa: E731
             base = lambda keep: baseline_step(image, keep).astype(np.float32)  # noqa: E731
             label = f"slider step {n}²" + ("" if viewer else " (no layer)")
-            rows.append((label, median_ms(step(ours, False), args.repeat), median_ms(step(base, False), max(3, args.repeat // 3)), target))
+            rows.append((label, 1e3 * median_seconds(step(ours, False), args.repeat), 1e3 * median_seconds(step(base, False), max(3, args.repeat // 3)), target))
             if layer is not None:
-                rows.append((label + " + redraw", median_ms(step(ours, True), args.repeat), median_ms(step(base, True), max(3, args.repeat // 3)), target))
+                rows.append((label + " + redraw", 1e3 * median_seconds(step(ours, True), args.repeat), 1e3 * median_seconds(step(base, True), max(3, args.repeat // 3)), target))
             if layer is not None:
                 viewer.layers.remove(layer)
         if viewer is not None:
@@ -104,8 +93,8 @@ def main() -> None:
 
     counts = rng.poisson(5.0, (2048, 2048)).astype(np.uint16)
     floats = counts.astype(np.float32) + rng.normal(0, 1, counts.shape).astype(np.float32)
-    rows.append(("readout 2048² float", median_ms(lambda: resolution(floats), args.repeat), median_ms(lambda: baseline_readout(floats), 3), 100))
-    rows.append(("readout 2048² counts", median_ms(lambda: resolution(counts), args.repeat), median_ms(lambda: baseline_readout(counts.astype(np.float32)), 3), 100))
+    rows.append(("readout 2048² float", 1e3 * median_seconds(lambda: resolution(floats), args.repeat), 1e3 * median_seconds(lambda: baseline_readout(floats), 3), 100))
+    rows.append(("readout 2048² counts", 1e3 * median_seconds(lambda: resolution(counts), args.repeat), 1e3 * median_seconds(lambda: baseline_readout(counts.astype(np.float32)), 3), 100))
 
     print(f"median of {args.repeat} runs; baseline: plain numpy (see the docstring)")
     print(f"{'operation':<30}{'ours ms':>9}{'numpy ms':>10}{'ours/numpy':>12}{'target ms':>11}  met")

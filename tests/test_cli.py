@@ -78,7 +78,7 @@ def test_main_job_renders_sample_with_widgets(tmp_path):
 def _bandlimited_file(tmp_path, k0=0.25, pixel_size=2.0, name="bl.tif"):
     from napari_lowdose.io import write_image
 
-    from .core.test_spectrum import bandlimited
+    from napari_lowdose.core.simulate import bandlimited_image as bandlimited
 
     return write_image(tmp_path / name, bandlimited((256, 256), k0), pixel_size=pixel_size)
 

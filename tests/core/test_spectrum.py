@@ -5,6 +5,7 @@ import pytest
 from scipy import ndimage
 
 from napari_lowdose.core.errors import InvalidImageError
+from napari_lowdose.core.simulate import bandlimited_image as bandlimited
 from napari_lowdose.core.spectrum import (
     NO_CUTOFF,
     MaskedFilter,
@@ -14,19 +15,6 @@ from napari_lowdose.core.spectrum import (
     lowpass_mask,
     resolution,
 )
-
-
-def bandlimited(shape, kx0, ky0=None, mean=100.0, std=30.0, seed=0, poisson=True):
-    """White noise with a hard elliptical band limit (kx0, ky0 in cycles/pixel), then Poisson noise."""
-    rng = np.random.default_rng(seed)
-    ky0 = ky0 or kx0
-    F = np.fft.rfft2(rng.standard_normal(shape))
-    ky = np.fft.fftfreq(shape[0])[:, None]
-    kx = np.fft.rfftfreq(shape[1])[None, :]
-    F[(kx / kx0) ** 2 + (ky / ky0) ** 2 > 1] = 0
-    s = np.fft.irfft2(F, s=shape)
-    s = s / s.std() * std + mean
-    return rng.poisson(np.clip(s, 0, None)).astype(np.uint16) if poisson else s.astype(np.float32)
 
 
 @pytest.mark.parametrize("k0", [0.15, 0.2, 0.25, 0.3, 0.35, 0.4])

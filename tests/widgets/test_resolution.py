@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from napari_lowdose.core.spectrum import NO_CUTOFF, resolution
+from napari_lowdose.core.spectrum import NO_CUTOFF
 
-from ..core.test_spectrum import bandlimited
+from napari_lowdose.core.simulate import bandlimited_image as bandlimited
 
 PLUGIN = "napari-lowdose"
 

@@ -291,3 +291,20 @@ def simulate_pair(
     low_img = acquire(truth, scene.pixel_size, low, seed=int(ss[0].generate_state(1)[0]))
     high_img = acquire(truth, scene.pixel_size, high, seed=int(ss[1].generate_state(1)[0]))
     return SimulatedPair(low_img, high_img, truth, scene.pixel_size, low, high, scene, seed)
+
+
+def bandlimited_image(
+    shape: tuple[int, int], kx0: float, ky0: float | None = None, mean: float = 100.0, std: float = 30.0, seed: int = 0, poisson: bool = True
+) -> np.ndarray:
+    """A test image with a known resolution: white noise with a hard elliptical band limit (``kx0``,
+    ``ky0`` in cycles/pixel), scaled to ``mean`` and ``std``, then Poisson counts (uint16) or, with
+    ``poisson=False``, the noise-free float32 image."""
+    rng = np.random.default_rng(seed)
+    ky0 = ky0 or kx0
+    F = np.fft.rfft2(rng.standard_normal(shape))
+    ky = np.fft.fftfreq(shape[0])[:, None]
+    kx = np.fft.rfftfreq(shape[1])[None, :]
+    F[(kx / kx0) ** 2 + (ky / ky0) ** 2 > 1] = 0
+    s = np.fft.irfft2(F, s=shape)
+    s = s / s.std() * std + mean
+    return rng.poisson(np.clip(s, 0, None)).astype(np.uint16) if poisson else s.astype(np.float32)

@@ -18,6 +18,20 @@ def image_layers(viewer: "napari.viewer.Viewer") -> list:
     return [layer for layer in viewer.layers if isinstance(layer, Image)]
 
 
+def refresh_layer_combo(combo, viewer, exclude=()) -> str:
+    """Fill ``combo`` with the names of the image layers (less ``exclude``), keeping the current choice
+    when it still exists, without emitting change signals; returns the previous choice."""
+    current = combo.currentText()
+    names = [layer.name for layer in image_layers(viewer) if not any(layer is e for e in exclude)]
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItems(names)
+    if current in names:
+        combo.setCurrentText(current)
+    combo.blockSignals(False)
+    return current
+
+
 def pixel_size_angstrom(layer) -> float | None:
     """x pixel size of ``layer`` in Å, from ``layer.scale`` and ``layer.units``; None in pixel units."""
     factor = to_angstrom_factor(str(layer.units[-1]))

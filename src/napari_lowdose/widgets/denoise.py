@@ -27,7 +27,7 @@ from qtpy.QtWidgets import (
 from ..core.errors import LowdoseError
 from ..core.model import Model, load_model
 from ..core.tiling import TiledDenoiser
-from ._layers import image_layers
+from ._layers import refresh_layer_combo
 
 if TYPE_CHECKING:
     import napari
@@ -151,14 +151,7 @@ class DenoiseWidget(QWidget):
 
     # ------------------------------------------------------------------ layers
     def _refresh_layers(self, event=None) -> None:
-        current = self.layer_combo.currentText()
-        names = [layer.name for layer in image_layers(self.viewer) if layer is not self.output_layer]
-        self.layer_combo.blockSignals(True)
-        self.layer_combo.clear()
-        self.layer_combo.addItems(names)
-        if current in names:
-            self.layer_combo.setCurrentText(current)
-        self.layer_combo.blockSignals(False)
+        refresh_layer_combo(self.layer_combo, self.viewer, exclude=(self.output_layer,))
         if self.output_layer is not None and self.output_layer not in self.viewer.layers:
             self.output_layer = None
 

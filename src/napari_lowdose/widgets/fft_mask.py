@@ -25,7 +25,7 @@ from qtpy.QtWidgets import (
 
 from ..core.errors import LowdoseError
 from ..core.spectrum import MaskedFilter, describe_cutoff, iter_fft_mask
-from ._layers import current_plane, image_layers, pixel_size_angstrom
+from ._layers import current_plane, pixel_size_angstrom, refresh_layer_combo
 from ._plot import PlotCanvas
 
 if TYPE_CHECKING:
@@ -105,14 +105,7 @@ class FFTMaskWidget(QWidget):
         return self.viewer.layers[name] if name and name in self.viewer.layers else None
 
     def _refresh_layers(self, event=None) -> None:
-        current = self.layer_combo.currentText()
-        names = [layer.name for layer in image_layers(self.viewer) if layer is not self.preview_layer]
-        self.layer_combo.blockSignals(True)
-        self.layer_combo.clear()
-        self.layer_combo.addItems(names)
-        if current in names:
-            self.layer_combo.setCurrentText(current)
-        self.layer_combo.blockSignals(False)
+        current = refresh_layer_combo(self.layer_combo, self.viewer, exclude=(self.preview_layer,))
         if self.preview_layer is not None and self.preview_layer not in self.viewer.layers:
             self.preview_layer = None
         if self.layer_combo.currentText() != current:

@@ -12,6 +12,7 @@ import numpy as np
 from qtpy.QtWidgets import QComboBox, QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from ..core.image import describe, intensity_stats
+from ._layers import image_layers, refresh_layer_combo
 
 if TYPE_CHECKING:
     import napari
@@ -39,24 +40,12 @@ class ImageInfoWidget(QWidget):
         self._watched: set[int] = set()
         self._refresh_layers()
 
-    def _image_layers(self):
-        from napari.layers import Image
-
-        return [layer for layer in self.viewer.layers if isinstance(layer, Image)]
-
     def _refresh_layers(self, event=None) -> None:
-        current = self.layer_combo.currentText()
-        for layer in self._image_layers():
+        for layer in image_layers(self.viewer):
             if id(layer) not in self._watched:  # a layer whose data changes (e.g. being denoised) is shown anew
                 layer.events.data.connect(self._show_if_current(layer))
                 self._watched.add(id(layer))
-        names = [layer.name for layer in self._image_layers()]
-        self.layer_combo.blockSignals(True)
-        self.layer_combo.clear()
-        self.layer_combo.addItems(names)
-        if current in names:
-            self.layer_combo.setCurrentText(current)
-        self.layer_combo.blockSignals(False)
+        refresh_layer_combo(self.layer_combo, self.viewer)
         self._follow_active()
         self._show(self.layer_combo.currentText())
 
