@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from napari_lowdose.core.model import save_model
+from napari_lowdose.core.progress import drive
 from napari_lowdose.core.tiling import denoise
 from napari_lowdose.core.train import SimTrainConfig, iter_train_simulated, simulate_training_pair
 
@@ -66,17 +67,14 @@ def main() -> None:
     cfg = SimTrainConfig(steps=args.steps, batch=args.batch, patch=args.patch, seed=args.seed, max_seconds=args.minutes * 60 if args.minutes else None)
     logging.info("config %s", cfg)
     t0 = time.perf_counter()
-    gen = iter_train_simulated(cfg)
     losses = []
-    while True:
-        try:
-            p = next(gen)
-        except StopIteration as stop:
-            model = stop.value
-            break
+
+    def log(p) -> None:
         losses.append(p.loss)
         if p.step % 20 == 0 or p.step == 1:
             logging.info("step %d/%d loss %.4f (mean of last 20: %.4f) %.0f s", p.step, p.steps, p.loss, np.mean(losses[-20:]), p.seconds)
+
+    model = drive(iter_train_simulated(cfg), log)
     wall = time.perf_counter() - t0
     metrics = evaluate(model, cfg)
     logging.info("held-out: %s", metrics)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from .core.errors import LowdoseError
+from .core.progress import drive
 
 PLUGIN = "napari-lowdose"
 EXIT_ERROR = 2  # a clear, expected error (bad file, bad argument)
@@ -170,14 +171,11 @@ def cmd_fftmask(args: argparse.Namespace) -> int:
         names = ", ".join(repr(im.metadata.get("signal") or im.name) for im in images)
         raise LowdoseError(f"{args.file.name} holds {len(images)} images ({names}); choose one with --signal")
     (image,) = images
-    gen = iter_fft_mask(image.data, args.cutoff, args.notch)
-    try:
-        while True:
-            step = next(gen)
-            if step.total > 1:
-                print(f"\r{PLUGIN}: fftmask {step.done}/{step.total}", end="", file=sys.stderr, flush=True)
-    except StopIteration as stop:
-        out = stop.value
+    def report(step) -> None:
+        if step.total > 1:
+            print(f"\r{PLUGIN}: fftmask {step.done}/{step.total}", end="", file=sys.stderr, flush=True)
+
+    out = drive(iter_fft_mask(image.data, args.cutoff, args.notch), report)
     if np.issubdtype(image.data.dtype, np.integer):  # same dtype family as the input
         info = np.iinfo(image.data.dtype)
         out = np.clip(np.rint(out), info.min, info.max).astype(image.data.dtype)
@@ -222,13 +220,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
                 suffix = f"_{image.metadata['signal']}" if len(images) > 1 and image.metadata.get("signal") else ""
                 out_path = args.output / f"{path.stem}{suffix}_denoised.tif"
                 bar = _Bar(f"{path.name}{suffix}")
-                gen = denoiser.run(image.data, name=path.name)
                 try:
-                    while True:
-                        step = next(gen)
-                        bar.update(step.done, step.total, step.message)
-                except StopIteration as stop:
-                    result = stop.value
+                    result = drive(denoiser.run(image.data, name=path.name), lambda s: bar.update(s.done, s.total, s.message))
                 finally:
                     bar.close()
                 z = image.scale[0] if image.data.ndim == 3 and image.units[0] == "angstrom" else None

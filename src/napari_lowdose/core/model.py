@@ -120,11 +120,6 @@ class Model:
     def name(self) -> str:
         return self.card.name
 
-    def copy(self) -> "Model":
-        net = UNet(self.card.architecture)
-        net.load_state_dict({k: v.detach().clone().cpu() for k, v in self.net.state_dict().items()})
-        return Model(net.eval(), ModelCard.from_json(self.card.to_json()), self.path)
-
 
 # -------------------------------------------------------------------------------------- files
 def card_path(path: str | os.PathLike) -> Path:

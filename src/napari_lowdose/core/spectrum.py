@@ -33,7 +33,7 @@ only when its lowest usable ring is correlated above both 1/7 and the 3-sigma cu
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
@@ -731,10 +731,6 @@ def _frc_for(raw: np.ndarray, plane: np.ndarray, F: np.ndarray, energy: float, c
     if split == "binomial":
         return split, frc_curve(raw, split, spectrum=F, nyquist_band=config.nyquist_band)
     return split, frc_curve(plane, split)
-
-
-def config_dict(config: ResolutionConfig) -> dict:
-    return asdict(config)
 
 
 # ---------------------------------------------------------------------------- mask helpers

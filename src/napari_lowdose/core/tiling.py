@@ -28,6 +28,7 @@ import torch
 from .errors import InvalidImageError, LowdoseError
 from .image import check_image, looks_like_rgb
 from .model import Model, load_model
+from .progress import drive
 
 MIN_TILE = 32
 
@@ -340,9 +341,4 @@ def denoise(image, model: Model | str | None = None, tile: int | None = None, ov
     """
     if isinstance(model, (str,)) or hasattr(model, "__fspath__"):
         model = load_model(model)
-    gen = iter_denoise(image, model, tile, overlap, device)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    return drive(iter_denoise(image, model, tile, overlap, device))
