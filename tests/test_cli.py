@@ -270,3 +270,23 @@ def test_denoise_real_file_with_the_default_model(tmp_path, capsys, real_data):
     (out,) = read_image(tmp_path / "multi_signal_denoised.tif")
     assert out.data.shape == (512, 512) and out.pixel_size == pytest.approx(0.177516, rel=1e-4)
     assert "default" in capsys.readouterr().err  # the model's name is reported
+
+
+def test_train_writes_a_loadable_model_card_and_log(tmp_path, capsys):
+    import json
+
+    from napari_lowdose.core.model import load_model
+
+    out = tmp_path / "m"
+    args = ["train", "-o", str(out), "--steps", "2", "--batch", "1", "--patch", "32", "--depth", "2", "--channels", "8", "--modalities", "haadf"]
+    assert main(args) == 0
+    model = load_model(out.with_suffix(".safetensors"))
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["training"]["steps"] == 2 and card["training"]["seed"] == 0
+    assert card["training"]["command"].startswith("napari-lowdose train")
+    assert card["metrics"]["validation_psnr_db"] > 0 and card["training"]["wall_time_s"] > 0
+    assert card["trained_on"]["distribution"]["modalities"] == ["haadf"]
+    assert model.card.architecture.depth == 2
+    assert "validation PSNR" in out.with_suffix(".log").read_text()
+    assert main(["train", "-o", str(out), "--patch", "33"]) == EXIT_ERROR
+    assert "multiple of 32" in capsys.readouterr().err

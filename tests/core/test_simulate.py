@@ -65,3 +65,86 @@ def test_bad_configs_are_refused():
         SceneConfig(shape=(4, 4))
     with pytest.raises(LowdoseError):
         Acquisition(dose=0)
+
+
+def test_hrtem_scene_is_phase_contrast_around_one_and_resolves_the_lattice():
+    from napari_lowdose.core.simulate import HRTEMOptics
+
+    cfg = SceneConfig(shape=(256, 256), pixel_size=0.5, island_size=60.0, island_coverage=0.4, modality="hrtem",
+                      optics=HRTEMOptics(defocus=-400.0, aperture=0.8, convergence_mrad=0.1))
+    t = simulate_scene(cfg, seed=0).astype(float)
+    assert 0.7 < t.mean() < 1.1 and t.std() > 0.05  # intensity relative to the beam, visible contrast
+    # the gold {111}/{200} reflections (0.42-0.49 1/Å) show as a ring of power in the particles' spectrum
+    power = np.abs(np.fft.fftshift(np.fft.fft2(t - t.mean()))) ** 2
+    ky, kx = np.meshgrid(*(np.fft.fftshift(np.fft.fftfreq(256, d=0.5)),) * 2, indexing="ij")
+    q = np.hypot(ky, kx)
+    ring = power[(q > 0.40) & (q < 0.51)].mean()
+    beside = power[(q > 0.55) & (q < 0.65)].mean()
+    assert ring > 3 * beside
+
+
+def test_hrtem_ctf_has_the_scherzer_passband():
+    from napari_lowdose.core.simulate import HRTEMOptics, electron_wavelength
+
+    assert electron_wavelength(200.0) == pytest.approx(0.02508, rel=1e-3)
+    o = HRTEMOptics(defocus=-660.0, cs_mm=1.2, aperture=10.0, convergence_mrad=0.0, focal_spread=0.0)
+    ctf = o.ctf((512, 512), 0.25)
+    q = np.hypot(*np.meshgrid(np.fft.fftfreq(512, 0.25), np.fft.fftfreq(512, 0.25), indexing="ij"))
+    sin_chi = -ctf.imag  # exp(-i chi): the phase-contrast transfer is sin(chi)
+    band = (q > 0.15) & (q < 0.38)
+    assert np.all(sin_chi[band] < -0.3) or np.all(sin_chi[band] > 0.3)  # one sign: a broad passband
+    assert np.allclose(np.abs(ctf), 1.0)  # no envelopes, aperture open
+
+
+def test_platinum_and_atomic_columns_change_the_lattice():
+    base = dict(shape=(128, 128), pixel_size=0.5, island_size=40.0, island_coverage=0.6, lattice_contrast=0.6, probe_sigma=0.3)
+    au = simulate_scene(SceneConfig(**base), seed=1)
+    pt = simulate_scene(SceneConfig(**base, element="Pt"), seed=1)
+    cols = simulate_scene(SceneConfig(**base, column_sharpness=5.0), seed=1)
+    assert not np.allclose(au, pt)
+    # peaked columns: a more skewed intensity distribution than sinusoidal fringes
+    def skew(a):
+        a = a.astype(float).ravel()
+        return float(((a - a.mean()) ** 3).mean() / a.std() ** 3)
+    inner = (slice(40, 88), slice(40, 88))
+    assert skew(cols[inner]) > skew(au[inner]) + 0.3
+    with pytest.raises(LowdoseError):
+        SceneConfig(element="Fe")
+    with pytest.raises(LowdoseError):
+        SceneConfig(modality="sem")
+
+
+def test_dose_from_beam_current_and_dwell():
+    # 10 pA for 1 µs is 62.4 electrons per probe position; at 1 Å pixels that is 62.4 e-/Å²
+    acq = Acquisition.from_beam(current_pA=10.0, dwell_us=1.0, pixel_size=1.0)
+    assert acq.electrons_per_pixel(1.0) == pytest.approx(62.415, rel=1e-4)
+    assert Acquisition.from_beam(10.0, 1.0, 2.0).dose == pytest.approx(62.415 / 4, rel=1e-4)
+    with pytest.raises(LowdoseError):
+        Acquisition.from_beam(0.0, 1.0, 1.0)
+
+
+def test_hrtem_pair_has_no_scan_artifacts_and_scales_with_dose():
+    scene = SceneConfig(shape=(128, 128), pixel_size=1.0, modality="hrtem", island_coverage=0.0)
+    p = simulate_pair(scene, seed=0)
+    assert p.low_acquisition.artifacts == ScanArtifacts.none()
+    low, high = p.low.astype(float) - 200.0, p.high.astype(float) - 200.0
+    assert high.mean() / low.mean() == pytest.approx(10.0, rel=0.05)  # 50 vs 5 e-/Å²
+    even, odd = low[:, 0::2].mean(), low[:, 1::2].mean()
+    assert abs(even / odd - 1) < 0.03
+
+
+def test_each_scan_artifact_switches_on_alone():
+    scene = simulate_scene(SceneConfig(shape=(64, 64), island_coverage=0.2), seed=0)
+    from napari_lowdose.core.simulate import acquire
+
+    clean = acquire(scene, 5.0, Acquisition(dose=5.0, artifacts=ScanArtifacts.none(), read_noise=0.0), seed=3)
+    from dataclasses import replace
+
+    ref = ScanArtifacts()
+    for name in ("flyback_gain", "stretch", "jitter_px", "streak_px", "column_gain", "line_offset", "median_drop"):
+        art = replace(ScanArtifacts.none(), flyback_px=ref.flyback_px, **{name: getattr(ref, name)})
+        img = acquire(scene, 5.0, Acquisition(dose=5.0, artifacts=art, read_noise=0.0), seed=3)
+        assert not np.array_equal(img, clean), name
+    # and scaled() multiplies every strength
+    assert ref.scaled(2.0).column_gain == pytest.approx(2 * ref.column_gain)
+    assert ref.scaled(2.0).line_offset_corr == ref.line_offset_corr

@@ -1,20 +1,30 @@
-"""Deterministic simulator of low-dose HAADF-STEM images: gold islands on amorphous carbon.
+"""Deterministic simulator of low-dose STEM and TEM images: gold or platinum particles on amorphous carbon.
 
 The physics is kept simple but in physical units, so that the same scene can be imaged at any dose:
 
-* **Scene** (:func:`simulate_scene`): the fraction of probe electrons scattered onto the HAADF detector
-  at each probe position. Amorphous carbon is a support film of slowly varying thickness with a
-  speckle texture whose power spectrum peaks near the carbon-carbon spacing (about 2.2 Å) on top of a
-  1/q background; gold islands are irregular, dome-shaped (thicker in the middle) grains with strong
-  Z-contrast, each with its own crystal orientation: where the pixel size resolves them, the {111}
-  and {200} lattice planes of fcc gold show as fringes. Everything is blurred by the probe.
-* **Dose** (:class:`Acquisition`): electrons per probe position = dose (e⁻/Å²) x pixel area (Å²).
-  Detected electrons are Poisson distributed.
-* **Scan artifacts at short dwell** (:class:`ScanArtifacts`), as seen in the Gold Standard seed:
-  scan distortion (the beam lags at the start of every line, stretching the left edge), line jitter,
-  flyback (extra signal in the first pixels of each line), streaking / bleed along the fast-scan
+* **Sample** : amorphous carbon is a support film of slowly varying thickness with a speckle texture
+  whose power spectrum peaks near the carbon-carbon spacing (about 2.2 Å) on top of a 1/q background;
+  metal particles (fcc gold or platinum) are irregular, dome-shaped islands (thicker in the middle),
+  each with its own in-plane orientation and zone axis ([110] or [100]): where the pixel size resolves
+  them, the {111} and {200} lattice planes show as fringes or, with ``column_sharpness`` > 0, as
+  peaked atomic columns.
+* **Modality** (:func:`simulate_scene`):
+
+  - ``"haadf"`` (STEM): the fraction of probe electrons scattered onto the HAADF detector at each
+    probe position (Z-contrast), blurred by a Gaussian probe;
+  - ``"hrtem"`` (TEM): the sample is a phase object (phase from the projected thickness), imaged
+    through a contrast transfer function (:class:`HRTEMOptics`: defocus, spherical aberration,
+    objective aperture, spatial and temporal partial coherence); the truth is the image intensity
+    relative to the incident beam (about 1).
+
+* **Dose** (:class:`Acquisition`): electrons per pixel = dose (e⁻/Å²) x pixel area (Å²), or from the
+  beam current and dwell time (:meth:`Acquisition.from_beam`). Detected electrons are Poisson distributed.
+* **Scan artifacts at short dwell** (:class:`ScanArtifacts`, STEM only), as seen in the Gold Standard
+  seed: scan distortion (the beam lags at the start of every line, stretching the left edge), line
+  jitter, flyback (extra signal in the first pixels of each line), streaking / bleed along the fast-scan
   direction x (detector afterglow), every-other-column lines (low detector signal), correlated
   line-to-line offsets and a lower median intensity. Each is switchable and scales with dwell time.
+  TEM images come from a camera: use ``ScanArtifacts.none()`` (as :func:`simulate_pair` does).
 * **Detector** : analogue-to-digital units = offset + gain x electrons + read noise, stored as uint16,
   like the files the instrument writes.
 
@@ -31,26 +41,80 @@ from scipy import ndimage
 
 from .errors import LowdoseError
 
-GOLD_D111 = 2.355  # Å, fcc gold {111} spacing
-GOLD_D200 = 2.039  # Å, fcc gold {200} spacing
 CARBON_PEAK = 2.2  # Å, real-space period where amorphous carbon speckle peaks
+ELECTRON_CHARGE = 1.602176634e-19  # C
+
+#: fcc lattice constants (Å); {111} spacing = a / sqrt(3), {200} spacing = a / 2.
+LATTICE_CONSTANT = {"Au": 4.0782, "Pt": 3.9242}
+GOLD_D111 = LATTICE_CONSTANT["Au"] / 3**0.5  # 2.355 Å
+GOLD_D200 = LATTICE_CONSTANT["Au"] / 2  # 2.039 Å
+MODALITIES = ("haadf", "hrtem")
+
+
+def electron_wavelength(voltage_kv: float) -> float:
+    """Relativistic electron wavelength in Å for an accelerating voltage in kV (200 kV: 0.0251 Å)."""
+    v = voltage_kv * 1e3
+    return 12.2643 / np.sqrt(v * (1.0 + 0.97845e-6 * v))
+
+
+@dataclass(frozen=True)
+class HRTEMOptics:
+    """Conventional TEM imaging (phase contrast). Lengths in Å unless named otherwise.
+
+    The contrast transfer function is ``A(q) E_s(q) E_t(q) exp(-i chi(q))`` with
+    ``chi = pi lambda defocus q^2 + pi/2 Cs lambda^3 q^4`` (negative defocus = underfocus; Scherzer
+    defocus at 200 kV and Cs = 1.2 mm is about -660 Å), a hard objective aperture at ``aperture`` Å⁻¹,
+    the spatial-coherence envelope for a beam semi-convergence ``convergence_mrad`` and the temporal
+    envelope for a focal spread ``focal_spread`` (Å).
+    """
+
+    voltage_kv: float = 200.0
+    defocus: float = -600.0  #: Å (negative: underfocus)
+    cs_mm: float = 1.2  #: spherical aberration, mm
+    aperture: float = 0.6  #: objective aperture cutoff, Å⁻¹
+    convergence_mrad: float = 0.2  #: beam semi-convergence angle, mrad
+    focal_spread: float = 40.0  #: Å, rms
+    carbon_phase: float = 0.25  #: rad, phase shift of the film at mean thickness
+    metal_phase: float = 1.2  #: rad, phase shift at the thickest part of a particle
+    amplitude_contrast: float = 0.08  #: absorption as a fraction of the phase (0 = pure phase object)
+
+    def __post_init__(self) -> None:
+        if self.voltage_kv <= 0 or self.aperture <= 0 or self.cs_mm < 0:
+            raise LowdoseError("HRTEM optics: voltage and aperture must be positive and Cs non-negative")
+
+    def ctf(self, shape: tuple[int, int], pixel_size: float) -> np.ndarray:
+        """The complex CTF on the full ``fft2`` grid of an image of ``shape`` at ``pixel_size`` Å."""
+        lam = electron_wavelength(self.voltage_kv)
+        cs = self.cs_mm * 1e7
+        ky = np.fft.fftfreq(shape[0], d=pixel_size)[:, None]
+        kx = np.fft.fftfreq(shape[1], d=pixel_size)[None, :]
+        q = np.sqrt(ky**2 + kx**2)
+        chi = np.pi * lam * self.defocus * q**2 + 0.5 * np.pi * cs * lam**3 * q**4
+        alpha = self.convergence_mrad * 1e-3
+        e_s = np.exp(-((np.pi * alpha / lam) ** 2) * (cs * lam**3 * q**3 + self.defocus * lam * q) ** 2)
+        e_t = np.exp(-0.5 * np.pi**2 * lam**2 * self.focal_spread**2 * q**4)
+        return (q <= self.aperture) * e_s * e_t * np.exp(-1j * chi)
 
 
 @dataclass(frozen=True)
 class SceneConfig:
-    """What is on the grid. Lengths in Å, image shape (ny, nx) in pixels."""
+    """What is on the grid and how it is imaged. Lengths in Å, image shape (ny, nx) in pixels."""
 
     shape: tuple[int, int] = (512, 512)
     pixel_size: float = 5.0  #: Å per pixel (square pixels)
-    island_size: float = 150.0  #: Å, typical gold island diameter
-    island_coverage: float = 0.25  #: fraction of the field covered by gold
+    island_size: float = 150.0  #: Å, typical particle diameter
+    island_coverage: float = 0.25  #: fraction of the field covered by metal
     carbon_thickness: float = 100.0  #: Å, mean support film thickness
     carbon_thickness_variation: float = 0.2  #: relative rms thickness variation of the film
     carbon_texture: float = 0.35  #: relative rms of the amorphous speckle texture
-    gold_scattering: float = 0.35  #: HAADF fraction at the thickest part of an island
+    gold_scattering: float = 0.35  #: HAADF fraction at the thickest part of a particle
     carbon_scattering: float = 0.03  #: HAADF fraction of the film at mean thickness
     lattice_contrast: float = 0.3  #: relative modulation by resolved lattice planes (0 = none)
-    probe_sigma: float = 1.0  #: Å, Gaussian probe (rms radius)
+    probe_sigma: float = 1.0  #: Å, Gaussian probe (rms radius), HAADF only
+    element: str = "Au"  #: particle metal, a key of LATTICE_CONSTANT ("Au" or "Pt")
+    column_sharpness: float = 0.0  #: 0: sinusoidal fringes; > 0: peaked atomic columns (3-6 is typical)
+    modality: str = "haadf"  #: "haadf" (STEM, Z-contrast) or "hrtem" (TEM, phase contrast)
+    optics: HRTEMOptics = field(default_factory=HRTEMOptics)  #: used when modality is "hrtem"
 
     def __post_init__(self) -> None:
         ny, nx = self.shape
@@ -60,13 +124,20 @@ class SceneConfig:
             raise LowdoseError(f"pixel size must be positive, got {self.pixel_size} Å")
         if not 0.0 <= self.island_coverage < 1.0:
             raise LowdoseError("island_coverage must be in [0, 1)")
+        if self.element not in LATTICE_CONSTANT:
+            raise LowdoseError(f"element must be one of {sorted(LATTICE_CONSTANT)}, got {self.element!r}")
+        if self.modality not in MODALITIES:
+            raise LowdoseError(f"modality must be one of {MODALITIES}, got {self.modality!r}")
+        if self.column_sharpness < 0:
+            raise LowdoseError("column_sharpness must be >= 0")
 
 
 @dataclass(frozen=True)
 class ScanArtifacts:
     """Strengths of the scan artifacts at the reference dwell time (1 µs); see :meth:`at_dwell`.
 
-    Set a field to 0 to switch that artifact off; :meth:`none` switches all off.
+    Set a field to 0 to switch that artifact off; :meth:`none` switches all off, :meth:`scaled`
+    multiplies all strengths by one factor.
     """
 
     flyback_px: float = 6.0  #: px, width of the settling region at the start of each line
@@ -82,6 +153,10 @@ class ScanArtifacts:
     @staticmethod
     def none() -> "ScanArtifacts":
         return ScanArtifacts(**{k: 0.0 for k in asdict(ScanArtifacts())})
+
+    def scaled(self, factor: float) -> "ScanArtifacts":
+        """All strengths times ``factor`` (the line-offset correlation is kept)."""
+        return replace(self, **{k: v * factor for k, v in asdict(self).items() if k != "line_offset_corr"})
 
     def at_dwell(self, dwell_us: float, reference_us: float = 1.0) -> "ScanArtifacts":
         """Artifacts scale as (reference / dwell) ** 0.5: strong at 0.2 µs, weak at 4 µs."""
@@ -105,8 +180,21 @@ class Acquisition:
     read_noise: float = 3.0  #: ADU rms
 
     def __post_init__(self) -> None:
-        if self.dose <= 0:
+        if not self.dose > 0:
             raise LowdoseError(f"dose must be positive, got {self.dose} e-/Å²")
+
+    @classmethod
+    def from_beam(cls, current_pA: float, dwell_us: float, pixel_size: float, **kwargs) -> "Acquisition":
+        """STEM dose from the probe current (pA), the dwell time per probe position (µs) and the pixel
+        size (Å): electrons per probe position = current x dwell / e, dose = that / pixel area."""
+        if current_pA <= 0 or dwell_us <= 0 or pixel_size <= 0:
+            raise LowdoseError("beam current, dwell time and pixel size must be positive")
+        electrons = current_pA * 1e-12 * dwell_us * 1e-6 / ELECTRON_CHARGE
+        return cls(dose=electrons / pixel_size**2, dwell_us=dwell_us, **kwargs)
+
+    def electrons_per_pixel(self, pixel_size: float) -> float:
+        """Incident electrons per pixel (per probe position in STEM): dose x pixel area."""
+        return self.dose * pixel_size**2
 
 
 def _fft_freqs(shape: tuple[int, int], pixel_size: float) -> tuple[np.ndarray, np.ndarray]:
@@ -126,9 +214,19 @@ def _filtered_noise(rng: np.random.Generator, shape, pixel_size, spectrum) -> np
     return field_ / rms if rms > 0 else field_
 
 
-def simulate_scene(config: SceneConfig, seed: int = 0) -> np.ndarray:
-    """Noise-free HAADF signal: fraction of probe electrons reaching the detector, float32 (ny, nx)."""
-    rng = np.random.default_rng(seed)
+def _lattice_directions(element: str, zone: int, angle: float) -> list[tuple[float, float]]:
+    """(spacing Å, direction rad) of the strong reflections: [110] zone (two {111} and one {200}
+    family) or [100] zone (two perpendicular {200} families)."""
+    a = LATTICE_CONSTANT[element]
+    d111, d200 = a / 3**0.5, a / 2
+    if zone == 0:
+        return [(d111, angle), (d111, angle + np.deg2rad(70.53)), (d200, angle + np.deg2rad(35.26))]
+    return [(d200, angle), (d200, angle + np.pi / 2)]
+
+
+def _sample(config: SceneConfig, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """The sample, independent of the modality: (carbon film relative thickness, amorphous texture
+    factor around 1, particle height 0..1, lattice modulation around 1), each (ny, nx) float64."""
     shape, px = config.shape, config.pixel_size
 
     # Support film: smooth thickness variations (correlation ~ 200 Å) plus amorphous speckle.
@@ -142,48 +240,64 @@ def simulate_scene(config: SceneConfig, seed: int = 0) -> np.ndarray:
         lambda q: np.exp(-0.5 * ((q - 1.0 / CARBON_PEAK) / (0.25 / CARBON_PEAK)) ** 2)
         + 0.5 / (1.0 + (q * 20.0) ** 1.5),
     )
-    carbon = config.carbon_scattering * np.clip(thick, 0.1, None) * (1.0 + config.carbon_texture * speckle)
+    film, texture = np.clip(thick, 0.1, None), 1.0 + config.carbon_texture * speckle
 
-    # Gold islands: threshold a smooth random field at the coverage quantile, then dome each island.
+    # Particles: threshold a smooth random field at the coverage quantile, then dome each island.
     blob = _filtered_noise(rng, shape, px, lambda q: np.exp(-0.5 * (q * np.pi * config.island_size) ** 2))
     mask = blob > np.quantile(blob, 1.0 - config.island_coverage) if config.island_coverage > 0 else np.zeros(shape, bool)
     labels, n_islands = ndimage.label(mask)
     dist = ndimage.distance_transform_edt(mask) * px  # Å from the island edge
     height = np.sqrt(np.clip(dist / (0.5 * config.island_size), 0.0, 1.0))  # dome, 0..1
-    gold = config.gold_scattering * height
 
+    lattice = np.ones(shape)
     if config.lattice_contrast > 0 and n_islands > 0:
         ny, nx = shape
         yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float64) * px
-        lattice = np.ones(shape)
         angles = rng.uniform(0.0, np.pi, size=n_islands + 1)
-        zone = rng.integers(0, 2, size=n_islands + 1)  # 0: [110] (two {111} + {200}), 1: [100] ({200} square)
+        zone = rng.integers(0, 2, size=n_islands + 1)  # 0: [110], 1: [100]
         nyquist = 0.5 / px
-        objs = ndimage.find_objects(labels)
-        for i, sl in enumerate(objs, start=1):
+        for i, sl in enumerate(ndimage.find_objects(labels), start=1):
             if sl is None:
                 continue
             sel = labels[sl] == i
             y, x = yy[sl], xx[sl]
-            if zone[i] == 0:
-                dirs = [(GOLD_D111, angles[i]), (GOLD_D111, angles[i] + np.deg2rad(70.53)), (GOLD_D200, angles[i] + np.deg2rad(35.26))]
-            else:
-                dirs = [(GOLD_D200, angles[i]), (GOLD_D200, angles[i] + np.pi / 2)]
             pattern = np.zeros(sel.shape)
             used = 0
-            for d, a in dirs:
+            g_max = 0.0
+            for d, a in _lattice_directions(config.element, int(zone[i]), float(angles[i])):
                 g = 1.0 / d
                 if g >= nyquist:  # not resolved at this pixel size: no fringe (no aliasing)
                     continue
-                # probe blur attenuates each reflection: Gaussian transfer exp(-2 pi^2 sigma^2 g^2)
-                att = np.exp(-2.0 * np.pi**2 * config.probe_sigma**2 * g**2)
-                pattern += att * np.cos(2.0 * np.pi * g * (x * np.cos(a) + y * np.sin(a)))
+                g_max = max(g_max, g)
+                # the probe blur (HAADF) or the CTF (HRTEM) attenuates it later, on the whole image
+                pattern += np.cos(2.0 * np.pi * g * (x * np.cos(a) + y * np.sin(a)))
                 used += 1
-            if used:
+            if not used:
+                continue
+            # peaked columns at the pattern's maxima (mean kept at 1) where their harmonics are resolved
+            if config.column_sharpness > 0 and 2 * g_max < nyquist:
+                peaks = np.exp(config.column_sharpness * (pattern / used - 1.0))
+                modulation = peaks[sel] / max(float(peaks[sel].mean()), 1e-12) - 1.0
+                lattice[sl][sel] = np.clip(1.0 + config.lattice_contrast * modulation, 0.0, None)
+            else:
                 lattice[sl][sel] = 1.0 + config.lattice_contrast * pattern[sel] / used
-        gold = gold * lattice
+    return film, texture, height, lattice
 
-    signal = carbon + gold
+
+def simulate_scene(config: SceneConfig, seed: int = 0) -> np.ndarray:
+    """The noise-free image, float32 (ny, nx): for ``"haadf"`` the fraction of probe electrons reaching
+    the detector, for ``"hrtem"`` the intensity relative to the incident beam."""
+    rng = np.random.default_rng(seed)
+    film, texture, height, lattice = _sample(config, rng)
+    px = config.pixel_size
+    if config.modality == "hrtem":
+        o = config.optics
+        phase = o.carbon_phase * film * texture + o.metal_phase * height * lattice
+        wave = np.exp((1j - o.amplitude_contrast) * phase)
+        image = np.fft.ifft2(np.fft.fft2(wave) * o.ctf(config.shape, px))
+        return np.abs(image).astype(np.float32) ** 2
+
+    signal = config.carbon_scattering * film * texture + config.gold_scattering * height * lattice
     sigma_px = config.probe_sigma / px
     if sigma_px > 0.05:
         signal = ndimage.gaussian_filter(signal, sigma_px, mode="wrap")
@@ -280,10 +394,14 @@ def simulate_pair(
 ) -> SimulatedPair:
     """Simulate a paired low-dose / high-dose acquisition of one scene (the seed's 1 µs vs 4 µs).
 
-    Defaults: 0.681 e⁻/Å² at 1 µs (low) and 2.723 e⁻/Å² at 4 µs (high), as in the Gold Standard data.
+    Defaults for STEM (``"haadf"``): 0.681 e⁻/Å² at 1 µs (low) and 2.723 e⁻/Å² at 4 µs (high), as in
+    the Gold Standard data. For TEM (``"hrtem"``): 5 and 50 e⁻/Å², without scan artifacts.
     The two images get independent noise and artifacts (different sub-seeds).
     """
     scene = scene or SceneConfig()
+    if scene.modality == "hrtem":
+        low = low or Acquisition(dose=5.0, artifacts=ScanArtifacts.none())
+        high = high or Acquisition(dose=50.0, artifacts=ScanArtifacts.none())
     low = low or Acquisition()
     high = high or Acquisition(dose=2.723, dwell_us=4.0)
     truth = simulate_scene(scene, seed=seed)

@@ -1,13 +1,19 @@
-"""Training on simulated data: a generator that yields progress records (a tick and a cancel point).
+"""Simulation-based training (the SBD seed): a generator that yields progress records, each a tick and
+a cancel point, and returns the trained :class:`~napari_lowdose.core.model.Model`.
 
-This first version trains the default model the simulation-based way (SBD seed): inputs are simulated
-low-dose images with scan artifacts, targets the noise- and artifact-free image in the same detector
-units, both normalised with the *input's* robust statistics, exactly as inference will normalise.
-The loss is L1. Later issues add the Fourier / resolution / anisotropy terms and fine-tuning.
+Inputs are simulated low-dose images (HAADF-STEM with scan artifacts, or HRTEM), drawn from a wide
+distribution of scenes, optics, doses and detectors (:class:`SimDistribution`), so that the model is
+not tuned to one setting. Targets are the noise- and artifact-free images in the same detector units
+(offset + gain x expected electrons). Input and target are both normalised with the *input's* robust
+statistics, exactly as inference normalises. The loss is any :class:`~.losses.LossConfig`.
+
+Every ``validate_every`` steps the model is scored on a fixed validation set (its own seed, never the
+evaluation seed) and the best weights so far are kept; the returned model holds those best weights.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -15,119 +21,251 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from .errors import LowdoseError
+from .losses import LossConfig, make_loss
+from .metrics import psnr
 from .model import Model, Normalization
-from .simulate import Acquisition, ScanArtifacts, SceneConfig, acquire, simulate_scene
+from .simulate import Acquisition, HRTEMOptics, ScanArtifacts, SceneConfig, acquire, simulate_scene
 from .unet import UNetConfig
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
+
+@dataclass(frozen=True)
+class SimDistribution:
+    """The ranges training scenes and acquisitions are drawn from (log-uniform for scale-like values).
+
+    Pixel sizes in Å; ``*_electrons`` are incident electrons per pixel (per probe position in STEM),
+    so the dose in e⁻/Å² is that / pixel area; ``artifact_scale`` multiplies the scan artifacts
+    (STEM only); ``particle_px`` is the particle diameter in pixels.
+    """
+
+    modalities: tuple[str, ...] = ("haadf", "hrtem")
+    elements: tuple[str, ...] = ("Au", "Pt")
+    haadf_pixel_size: tuple[float, float] = (0.5, 8.0)
+    hrtem_pixel_size: tuple[float, float] = (0.4, 2.0)
+    haadf_electrons: tuple[float, float] = (0.5, 300.0)
+    hrtem_electrons: tuple[float, float] = (0.3, 100.0)
+    particle_px: tuple[float, float] = (8.0, 150.0)
+    artifact_scale: tuple[float, float] = (0.0, 1.5)
+    dwell_us: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0)
+    voltages_kv: tuple[float, ...] = (200.0, 300.0)
+    defocus: tuple[float, float] = (-1200.0, 0.0)  #: Å
+
+    def __post_init__(self) -> None:
+        if not self.modalities or any(m not in ("haadf", "hrtem") for m in self.modalities):
+            raise LowdoseError(f"modalities must be a non-empty subset of ('haadf', 'hrtem'), got {self.modalities}")
+        for name in ("haadf_pixel_size", "hrtem_pixel_size", "haadf_electrons", "hrtem_electrons", "particle_px"):
+            lo, hi = getattr(self, name)
+            if not 0 < lo <= hi:
+                raise LowdoseError(f"{name} must be a range 0 < low <= high, got {lo}, {hi}")
+
+    def sample(self, rng: np.random.Generator, size: int) -> tuple[SceneConfig, Acquisition]:
+        """One random (scene, acquisition) of ``size`` x ``size`` pixels."""
+        modality = str(rng.choice(self.modalities))
+        element = str(rng.choice(self.elements))
+        common = dict(
+            shape=(size, size),
+            island_coverage=float(rng.uniform(0.0, 0.5)),
+            carbon_thickness_variation=float(rng.uniform(0.05, 0.35)),
+            carbon_texture=float(rng.uniform(0.1, 0.6)),
+            lattice_contrast=float(rng.uniform(0.0, 0.8)),
+            column_sharpness=float(rng.choice([0.0, rng.uniform(2.0, 6.0)])),
+            element=element,
+            modality=modality,
+        )
+        detector = dict(
+            detector_gain=_log_uniform(rng, 1.0, 50.0),
+            detector_offset=float(rng.uniform(0, 500)),
+            read_noise=float(rng.uniform(0, 5)),
+        )
+        if modality == "haadf":
+            px = _log_uniform(rng, *self.haadf_pixel_size)
+            scene = SceneConfig(
+                pixel_size=px,
+                island_size=px * _log_uniform(rng, *self.particle_px),
+                gold_scattering=float(rng.uniform(0.15, 0.5)),
+                carbon_scattering=float(rng.uniform(0.01, 0.06)),
+                probe_sigma=float(rng.uniform(0.4, 1.5)),
+                **common,
+            )
+            electrons = _log_uniform(rng, *self.haadf_electrons)
+            acq = Acquisition(
+                dose=electrons / px**2,
+                dwell_us=float(rng.choice(self.dwell_us)),
+                artifacts=ScanArtifacts().scaled(float(rng.uniform(*self.artifact_scale))),
+                **detector,
+            )
+            return scene, acq
+        px = _log_uniform(rng, *self.hrtem_pixel_size)
+        corrected = rng.random() < 0.3  # aberration-corrected microscope: small Cs, near focus
+        optics = HRTEMOptics(
+            voltage_kv=float(rng.choice(self.voltages_kv)),
+            defocus=float(rng.uniform(-150.0, 50.0) if corrected else rng.uniform(*self.defocus)),
+            cs_mm=float(rng.uniform(0.001, 0.03) if corrected else rng.uniform(0.5, 2.0)),
+            aperture=float(rng.uniform(0.3, 1.0)),
+            convergence_mrad=float(rng.uniform(0.05, 0.5)),
+            focal_spread=float(rng.uniform(15.0, 60.0)),
+            carbon_phase=float(rng.uniform(0.1, 0.5)),
+            metal_phase=float(rng.uniform(0.5, 2.0)),
+            amplitude_contrast=float(rng.uniform(0.02, 0.15)),
+        )
+        scene = SceneConfig(pixel_size=px, island_size=px * _log_uniform(rng, *self.particle_px), optics=optics, **common)
+        electrons = _log_uniform(rng, *self.hrtem_electrons)
+        acq = Acquisition(dose=electrons / px**2, dwell_us=1.0, artifacts=ScanArtifacts.none(), **detector)
+        return scene, acq
+
+
+def clean_target(truth: np.ndarray, scene: SceneConfig, acq: Acquisition) -> np.ndarray:
+    """What a perfect, artifact-free detector would record: offset + gain x expected electrons (float32)."""
+    return (acq.detector_offset + acq.detector_gain * acq.electrons_per_pixel(scene.pixel_size) * truth).astype(np.float32)
+
+
+def simulate_example(scene: SceneConfig, acq: Acquisition, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(noisy ADU, clean target ADU), float32, for one scene and acquisition, reproducible from ``seed``."""
+    ss = np.random.SeedSequence(seed).spawn(2)
+    truth = simulate_scene(scene, seed=int(ss[0].generate_state(1)[0]))
+    noisy = acquire(truth, scene.pixel_size, acq, seed=int(ss[1].generate_state(1)[0])).astype(np.float32)
+    return noisy, clean_target(truth, scene, acq)
 
 
 @dataclass(frozen=True)
 class SimTrainConfig:
-    """Simulation-based training. Sizes in pixels, doses in e⁻/Å², pixel sizes in Å, time in seconds."""
+    """Simulation-based training. Sizes in pixels, learning rate per step, time in seconds."""
 
     steps: int = 1000
-    batch: int = 8
+    batch: int = 4
     patch: int = 128
-    lr: float = 3e-4
+    lr: float = 5e-4
     seed: int = 0
-    pool: int = 48  #: simulated scenes kept in memory; patches are cropped from them
+    pool: int = 64  #: simulated scenes kept in memory; patches are cropped from them
     scene_size: int = 256
-    pixel_sizes: tuple[float, ...] = (2.0, 3.0, 5.0, 8.0)
-    doses: tuple[float, float] = (0.05, 3.0)  #: log-uniform range
-    artifact_scale: tuple[float, float] = (0.0, 1.5)  #: artifact strength multiplier range
-    refresh_every: int = 100  #: steps between replacing a quarter of the pool
+    refresh_every: int = 50  #: steps between replacing an eighth of the pool
+    validate_every: int = 250  #: steps between validation runs (best weights are kept)
+    validation_images: int = 8
     max_seconds: float | None = None
+    distribution: SimDistribution = field(default_factory=SimDistribution)
+    loss: LossConfig = field(default_factory=LossConfig)
     architecture: UNetConfig = field(default_factory=UNetConfig)
     normalization: Normalization = field(default_factory=Normalization)
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch < 1 or self.lr <= 0:
+            raise LowdoseError("steps and batch must be >= 1 and the learning rate positive")
+        if self.patch % (2 ** self.architecture.depth) or self.patch > self.scene_size:
+            raise LowdoseError(f"patch must be a multiple of {2 ** self.architecture.depth} and at most scene_size")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
 class TrainProgress:
+    """One training step: loss (and its terms) of the batch, validation PSNR (dB) when it was measured."""
+
     step: int
     steps: int
     loss: float
     seconds: float
+    terms: dict = field(default_factory=dict)
+    val_psnr: float | None = None
+    best_val_psnr: float | None = None
     message: str = ""
 
 
-def _scaled_artifacts(f: float) -> ScanArtifacts:
-    base = asdict(ScanArtifacts())
-    return ScanArtifacts(**{k: (v if k == "line_offset_corr" else v * f) for k, v in base.items()})
+def _normalised(noisy: np.ndarray, clean: np.ndarray, norm: Normalization) -> tuple[np.ndarray, np.ndarray]:
+    off, scale = norm.stats(noisy)
+    return (noisy - off) / scale, (clean - off) / scale
 
 
-def simulate_training_pair(rng: np.random.Generator, cfg: SimTrainConfig) -> tuple[np.ndarray, np.ndarray]:
-    """One (noisy, clean) pair in detector units (float32), with randomised scene and acquisition."""
-    px = float(rng.choice(cfg.pixel_sizes))
-    scene = SceneConfig(
-        shape=(cfg.scene_size, cfg.scene_size),
-        pixel_size=px,
-        island_size=float(rng.uniform(40, 300)),
-        island_coverage=float(rng.uniform(0.0, 0.5)),
-        carbon_thickness_variation=float(rng.uniform(0.05, 0.35)),
-        carbon_texture=float(rng.uniform(0.1, 0.6)),
-        gold_scattering=float(rng.uniform(0.15, 0.5)),
-        carbon_scattering=float(rng.uniform(0.01, 0.06)),
-        probe_sigma=float(rng.uniform(0.6, 2.0)),
-    )
-    truth = simulate_scene(scene, seed=int(rng.integers(2**31)))
-    dwell = float(rng.choice([0.2, 0.5, 1.0, 2.0, 4.0]))
-    dose = float(math.exp(rng.uniform(math.log(cfg.doses[0]), math.log(cfg.doses[1]))))
-    acq = Acquisition(
-        dose=dose,
-        dwell_us=dwell,
-        artifacts=_scaled_artifacts(float(rng.uniform(*cfg.artifact_scale))),
-        detector_gain=float(rng.uniform(5, 40)),
-        detector_offset=float(rng.uniform(0, 500)),
-        read_noise=float(rng.uniform(0, 5)),
-    )
-    noisy = acquire(truth, px, acq, seed=int(rng.integers(2**31))).astype(np.float32)
-    clean = (acq.detector_offset + acq.detector_gain * acq.dose * px**2 * truth).astype(np.float32)
-    return noisy, clean
+def _augment(rng: np.random.Generator, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    k = int(rng.integers(4))  # flips only: a 90 degree rotation would turn the fast-scan axis
+    if k & 1:
+        a, b = a[:, ::-1], b[:, ::-1]
+    if k & 2:
+        a, b = a[::-1], b[::-1]
+    return np.ascontiguousarray(a), np.ascontiguousarray(b)
+
+
+def _validation_set(cfg: SimTrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng([cfg.seed, 7919])  # its own stream; never the evaluation seed
+    out = []
+    for _ in range(cfg.validation_images):
+        scene, acq = cfg.distribution.sample(rng, cfg.scene_size)
+        out.append(_normalised(*simulate_example(scene, acq, int(rng.integers(2**31))), cfg.normalization))
+    return out
+
+
+@torch.no_grad()
+def _validate(net: torch.nn.Module, val, device) -> float:
+    net.eval()
+    scores = []
+    for noisy, clean in val:
+        out = net(torch.from_numpy(noisy)[None, None].to(device))[0, 0].float().cpu().numpy()
+        scores.append(psnr(out, clean))
+    net.train()
+    return float(np.mean(scores))
 
 
 def iter_train_simulated(cfg: SimTrainConfig, model: Model | None = None, device: str = "cpu"):
-    """Generator: trains ``model`` (new if None) on simulated pairs; yields :class:`TrainProgress`
-    every step; returns the trained :class:`Model`."""
+    """Generator: trains ``model`` (a new one if None) on simulated pairs; yields :class:`TrainProgress`
+    every step; returns the model with the best validation weights."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     model = model or Model.new(cfg.architecture, cfg.normalization)
     net = model.net.to(device).train()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.steps), eta_min=cfg.lr * 0.05)
+    warmup = min(100, cfg.steps // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt,
+        lambda s: (s + 1) / max(1, warmup) if s < warmup else 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, cfg.steps - warmup))),
+    )
+    loss_fn = make_loss(cfg.loss)
 
-    def normalised(pair):
-        noisy, clean = pair
-        off, scale = cfg.normalization.stats(noisy)
-        return (noisy - off) / scale, (clean - off) / scale
+    def example() -> tuple[np.ndarray, np.ndarray]:
+        scene, acq = cfg.distribution.sample(rng, cfg.scene_size)
+        return _normalised(*simulate_example(scene, acq, int(rng.integers(2**31))), cfg.normalization)
 
-    pool = [normalised(simulate_training_pair(rng, cfg)) for _ in range(cfg.pool)]
+    val = _validation_set(cfg)
+    pool = [example() for _ in range(cfg.pool)]
+    best_state, best_psnr = None, -math.inf
     start = time.perf_counter()
     p = cfg.patch
+    step = 0
     for step in range(1, cfg.steps + 1):
         if step % cfg.refresh_every == 0:
-            for i in rng.choice(len(pool), size=max(1, len(pool) // 4), replace=False):
-                pool[i] = normalised(simulate_training_pair(rng, cfg))
+            for i in rng.choice(len(pool), size=max(1, len(pool) // 8), replace=False):
+                pool[i] = example()
         xs, ys = [], []
         for _ in range(cfg.batch):
             noisy, clean = pool[int(rng.integers(len(pool)))]
             y0, x0 = (int(rng.integers(0, noisy.shape[i] - p + 1)) for i in (0, 1))
-            a, b = noisy[y0 : y0 + p, x0 : x0 + p], clean[y0 : y0 + p, x0 : x0 + p]
-            k = int(rng.integers(4))  # rotations by 90 degrees would turn the fast-scan axis: flips only
-            if k & 1:
-                a, b = a[:, ::-1], b[:, ::-1]
-            if k & 2:
-                a, b = a[::-1], b[::-1]
-            xs.append(np.ascontiguousarray(a))
-            ys.append(np.ascontiguousarray(b))
+            a, b = _augment(rng, noisy[y0 : y0 + p, x0 : x0 + p], clean[y0 : y0 + p, x0 : x0 + p])
+            xs.append(a)
+            ys.append(b)
         x = torch.from_numpy(np.stack(xs)[:, None]).to(device)
         y = torch.from_numpy(np.stack(ys)[:, None]).to(device)
-        loss = torch.nn.functional.l1_loss(net(x), y)
+        loss, terms = loss_fn(net(x), y)
+        if not torch.isfinite(loss):
+            raise LowdoseError(f"training diverged at step {step} (loss {float(loss)}); lower the learning rate")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
         elapsed = time.perf_counter() - start
-        yield TrainProgress(step, cfg.steps, float(loss.detach()), elapsed)
-        if cfg.max_seconds is not None and elapsed > cfg.max_seconds:
+        last = step == cfg.steps or (cfg.max_seconds is not None and elapsed > cfg.max_seconds)
+        val_psnr = None
+        if step % cfg.validate_every == 0 or last:
+            val_psnr = _validate(net, val, device)
+            if val_psnr > best_psnr:
+                best_psnr, best_state = val_psnr, copy.deepcopy(net.state_dict())
+        yield TrainProgress(step, cfg.steps, float(loss.detach()), elapsed, terms, val_psnr, best_psnr if best_state else None)
+        if last:
             break
+    if best_state is not None:
+        net.load_state_dict(best_state)
     model.net = net.eval().cpu()
+    model.card.training = {"steps": step, "best_validation_psnr_db": round(best_psnr, 3)}
     return model

@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from napari_lowdose.core.evaluate import EvalSetting, best_gaussian, evaluate, markdown_table, out_of_distribution_settings, score, standard_settings
+from napari_lowdose.core.train import SimDistribution
+
+
+def test_oracle_gaussian_finds_the_best_sigma():
+    rng = np.random.default_rng(0)
+    truth = ndimage.gaussian_filter(rng.standard_normal((128, 128)), 4.0) * 50 + 100
+    noisy = truth + rng.normal(0, 2.0, truth.shape)
+    out, sigma = best_gaussian(noisy, truth)
+    assert 1.0 < sigma < 6.0
+    assert score(out, truth)[0] > score(noisy, truth)[0] + 5
+    # no sigma on the grid does better
+    for s in (0.5, 8.0):
+        assert score(ndimage.gaussian_filter(noisy, s), truth)[0] <= score(out, truth)[0] + 1e-9
+
+
+def test_scores_ignore_gain_and_offset():
+    truth = np.linspace(0, 1, 64 * 64).reshape(64, 64)
+    p, s = score(3 * truth + 5, truth)
+    assert p > 100 and s == pytest.approx(1.0)
+
+
+def test_evaluate_rows_and_table_on_a_tiny_setting():
+    settings = [EvalSetting("tiny", "haadf", 4.0, d, size=64) for d in (0.1, 10.0)]
+    rows = evaluate(settings, denoiser=lambda x: ndimage.gaussian_filter(x.astype(float), 1.0), images=2)
+    assert [r["dose_e_per_A2"] for r in rows] == [0.1, 10.0]
+    for r in rows:
+        assert r["gaussian_psnr"] >= r["noisy_psnr"]  # the oracle includes near-identity sigmas
+        assert len(r["model_psnr_each"]) == 2
+    assert rows[1]["noisy_psnr"] > rows[0]["noisy_psnr"]  # same scenes, more dose
+    table = markdown_table(rows)
+    assert table.count("\n") == 3 and "tiny" in table
+
+
+def test_out_of_distribution_settings_are_outside_the_training_ranges():
+    d = SimDistribution()
+    for s in out_of_distribution_settings():
+        lo, hi = d.haadf_pixel_size if s.modality == "haadf" else d.hrtem_pixel_size
+        e_lo, e_hi = d.haadf_electrons if s.modality == "haadf" else d.hrtem_electrons
+        outside = (
+            not lo <= s.pixel_size <= hi
+            or not e_lo <= s.electrons_per_pixel <= e_hi
+            or s.artifact_scale > d.artifact_scale[1]
+            or (s.modality == "hrtem" and (s.optics.voltage_kv not in d.voltages_kv or s.optics.defocus > d.defocus[1]))
+        )
+        assert outside, s.name
+    for s in standard_settings():
+        lo, hi = d.haadf_pixel_size if s.modality == "haadf" else d.hrtem_pixel_size
+        e_lo, e_hi = d.haadf_electrons if s.modality == "haadf" else d.hrtem_electrons
+        assert lo <= s.pixel_size <= hi and e_lo <= s.electrons_per_pixel <= e_hi, s

@@ -1,0 +1,95 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from napari_lowdose.core.errors import LowdoseError
+from napari_lowdose.core.losses import LossConfig
+from napari_lowdose.core.progress import drive
+from napari_lowdose.core.train import (
+    SimDistribution,
+    SimTrainConfig,
+    TrainProgress,
+    _validate,
+    _validation_set,
+    clean_target,
+    iter_train_simulated,
+    simulate_example,
+)
+from napari_lowdose.core.unet import UNetConfig
+
+TINY = dict(patch=32, scene_size=64, pool=4, validation_images=2, batch=2, architecture=UNetConfig(depth=2, base_channels=8))
+
+
+def test_distribution_covers_both_modalities_and_wide_ranges():
+    d = SimDistribution()
+    rng = np.random.default_rng(0)
+    draws = [d.sample(rng, 64) for _ in range(200)]
+    mods = {s.modality for s, _ in draws}
+    assert mods == {"haadf", "hrtem"}
+    px = [s.pixel_size for s, _ in draws if s.modality == "haadf"]
+    assert min(px) < 1.0 and max(px) > 5.0
+    e = [a.electrons_per_pixel(s.pixel_size) for s, a in draws]
+    assert min(e) < 2 and max(e) > 50
+    assert all(a.artifacts.column_gain == 0 for s, a in draws if s.modality == "hrtem")
+    assert {s.element for s, _ in draws} == {"Au", "Pt"}
+    with pytest.raises(LowdoseError):
+        SimDistribution(modalities=("sem",))
+
+
+def test_example_is_reproducible_and_target_is_in_detector_units():
+    d = SimDistribution(modalities=("haadf",))
+    scene, acq = d.sample(np.random.default_rng(1), 64)
+    a, b = simulate_example(scene, acq, 5), simulate_example(scene, acq, 5)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    noisy, target = a
+    assert noisy.shape == target.shape == (64, 64) and target.dtype == np.float32
+    assert target.min() >= acq.detector_offset - 1e-3
+    zero = clean_target(np.zeros((2, 2), np.float32), scene, acq)
+    assert np.allclose(zero, acq.detector_offset)
+
+
+def test_training_lowers_the_loss_and_keeps_the_best_validation_weights():
+    cfg = SimTrainConfig(steps=24, validate_every=4, lr=2e-3, seed=3, **TINY)
+    records: list[TrainProgress] = []
+    model = drive(iter_train_simulated(cfg), records.append)
+    assert [r.step for r in records] == list(range(1, 25))
+    first, last = np.mean([r.loss for r in records[:4]]), np.mean([r.loss for r in records[-4:]])
+    assert last < first
+    vals = [r.val_psnr for r in records if r.val_psnr is not None]
+    assert len(vals) == 6 and records[-1].best_val_psnr == pytest.approx(max(vals))
+    # the returned model holds the best weights, not the last ones
+    score = _validate(model.net, _validation_set(cfg), "cpu")
+    assert score == pytest.approx(max(vals), abs=1e-4)
+    assert model.card.training["steps"] == 24
+
+
+def test_training_with_the_seed_loss_runs_and_reports_its_terms():
+    cfg = SimTrainConfig(steps=2, validate_every=2, loss=LossConfig.seed(), **TINY)
+    records = []
+    drive(iter_train_simulated(cfg), records.append)
+    assert set(records[0].terms) == {"l1", "fourier", "resolution", "anisotropy"}
+    assert all(math.isfinite(v) for v in records[0].terms.values())
+
+
+def test_time_limit_stops_training():
+    cfg = SimTrainConfig(steps=10_000, max_seconds=0.0, **TINY)
+    records = []
+    drive(iter_train_simulated(cfg), records.append)
+    assert len(records) == 1 and records[0].val_psnr is not None
+
+
+def test_bad_training_configs():
+    with pytest.raises(LowdoseError):
+        SimTrainConfig(patch=100)  # not a multiple of 32
+    with pytest.raises(LowdoseError):
+        SimTrainConfig(steps=0)
+
+
+def test_training_is_deterministic_from_the_seed():
+    cfg = SimTrainConfig(steps=3, validate_every=3, **TINY)
+    a = drive(iter_train_simulated(cfg))
+    b = drive(iter_train_simulated(cfg))
+    for (k, va), (_, vb) in zip(a.net.state_dict().items(), b.net.state_dict().items()):
+        assert torch.equal(va, vb), k
