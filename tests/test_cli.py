@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from napari_lowdose._sample_data import sample_paths
@@ -290,3 +291,49 @@ def test_train_writes_a_loadable_model_card_and_log(tmp_path, capsys):
     assert "validation PSNR" in out.with_suffix(".log").read_text()
     assert main(["train", "-o", str(out), "--patch", "33"]) == EXIT_ERROR
     assert "multiple of 32" in capsys.readouterr().err
+
+
+def _tiny_base(tmp_path):
+    from napari_lowdose.core.model import Model, save_model
+    from napari_lowdose.core.unet import UNetConfig
+
+    return save_model(Model.new(UNetConfig(depth=2, base_channels=8), name="tiny"), tmp_path / "base")
+
+
+def _pair_files(tmp_path):
+    from napari_lowdose.core.simulate import Acquisition, SceneConfig, simulate_pair
+    from napari_lowdose.io import write_image
+
+    p = simulate_pair(SceneConfig(shape=(160, 160), pixel_size=4.0, island_size=60.0), Acquisition(dose=2.0), seed=4)
+    return write_image(tmp_path / "a_1us.tif", p.low, pixel_size=4.0), write_image(tmp_path / "a_4us.tif", p.high, pixel_size=4.0)
+
+
+def test_finetune_writes_a_model_with_the_pairs_in_its_card(tmp_path, capsys):
+    import json
+
+    from napari_lowdose.core.model import load_model
+
+    noisy, ref = _pair_files(tmp_path)
+    out = tmp_path / "tuned.safetensors"
+    args = ["finetune", "--noisy", str(noisy), "--reference", str(ref), "-o", str(out), "--base", str(_tiny_base(tmp_path)), "--steps", "3", "--patch", "64", "--batch", "1"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "a_1us.tif / a_4us.tif" in err and "intensity reference x" in err
+    card = json.loads(out.with_suffix(".json").read_text())
+    ft = card["training"]["finetune"]
+    assert ft["steps"] == 3 and ft["mode"] == "paired" and "a_1us.tif" in ft["pairs"][0]
+    load_model(out)
+
+
+def test_finetune_self_supervised_and_bad_arguments(tmp_path, capsys):
+    noisy, ref = _pair_files(tmp_path)
+    base = str(_tiny_base(tmp_path))
+    out = str(tmp_path / "ss.safetensors")
+    assert main(["finetune", "--noisy", str(noisy), "--self-supervised", "-o", out, "--base", base, "--steps", "2", "--patch", "64", "--batch", "1"]) == 0
+    assert main(["finetune", "--noisy", str(noisy), "-o", out, "--base", base]) == EXIT_ERROR
+    assert "--self-supervised" in capsys.readouterr().err
+    from napari_lowdose.io import write_image
+
+    small = write_image(tmp_path / "small.tif", np.zeros((160, 100), np.uint16), pixel_size=4.0)
+    assert main(["finetune", "--noisy", str(noisy), "--reference", str(small), "-o", out, "--base", base, "--steps", "1"]) == EXIT_ERROR
+    assert "same shape" in capsys.readouterr().err

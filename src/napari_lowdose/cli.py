@@ -331,6 +331,74 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------- finetune
+def _single_plane(path: Path, role: str):
+    from .io import read_image
+
+    images = read_image(path)
+    if len(images) > 1:
+        raise LowdoseError(f"{path.name} holds {len(images)} images; give a file with one image as {role}")
+    data = images[0].data
+    if data.ndim != 2:
+        raise LowdoseError(f"{path.name} is {data.ndim}D {tuple(data.shape)}; fine-tuning takes single 2D images as {role}")
+    return images[0]
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .core.finetune import FinetuneConfig, FineTuner, prepare_pair
+    from .core.losses import LossConfig
+    from .core.model import load_model, save_model
+
+    if args.reference and len(args.reference) != len(args.noisy):
+        raise LowdoseError(f"give one --reference per --noisy ({len(args.noisy)} noisy, {len(args.reference)} reference)")
+    if not args.reference and not args.self_supervised:
+        raise LowdoseError("give --reference files (one per --noisy), or --self-supervised to train on the noisy images alone")
+    if args.reference and args.self_supervised:
+        raise LowdoseError("--self-supervised trains on the noisy images alone; leave out --reference")
+    config = FinetuneConfig(
+        steps=args.steps,
+        minutes=None if args.steps and args.minutes is None else (args.minutes or 3.0),
+        lr=args.lr,
+        batch=args.batch,
+        patch=args.patch,
+        loss=LossConfig.named(args.loss),
+        self_supervised=args.self_supervised,
+        seed=args.seed,
+    )
+    pairs = []
+    for i, noisy_path in enumerate(args.noisy):
+        noisy = _single_plane(noisy_path, "--noisy")
+        ref = _single_plane(args.reference[i], "--reference") if args.reference else None
+        name = noisy_path.name + (f" / {args.reference[i].name}" if ref is not None else "")
+        pair = prepare_pair(np.asarray(noisy.data), None if ref is None else np.asarray(ref.data), name=name, correct_shift=not args.no_shift)
+        print(f"{PLUGIN}: {pair.report()}", file=sys.stderr)
+        pairs.append(pair)
+    base = load_model(args.base)
+    tuner = FineTuner(base, pairs, config, device=args.device)
+    print(f"{PLUGIN}: fine-tuning '{base.name}' on {len(pairs)} image(s) for "
+          f"{f'{config.steps} steps' if config.steps else ''}{' or ' if config.steps and config.minutes else ''}{f'{config.minutes:g} min' if config.minutes else ''}"
+          f" ({'self-supervised, ' + tuner.likelihood if config.self_supervised else config.loss.describe()})", file=sys.stderr)
+    bar = _Bar("finetune")
+    interrupted = False
+    try:
+        drive(tuner.run(), lambda p: bar.update(int(1000 * p.fraction), 1000, p.message))
+    except KeyboardInterrupt:
+        interrupted = True
+        tuner.reason = "interrupted"
+    finally:
+        bar.close()
+    model = tuner.best_model()
+    model.card.name = args.name or f"{base.name} fine-tuned"
+    model.card.metrics = {**(model.card.metrics or {}), "finetune_validation_psnr_db": tuner.summary()["best_validation_psnr_db"]}
+    path = save_model(model, args.output)
+    s = tuner.summary()
+    print(f"{PLUGIN}: {'interrupted; ' if interrupted else ''}wrote {path} (best of {s['steps']} steps at step {s['best_step']}, "
+          f"validation {s['best_validation_psnr_db']} dB{', self-supervised score' if config.self_supervised else ''})")
+    return 130 if interrupted else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PLUGIN,
@@ -395,6 +463,24 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--name", default="default")
     tr.add_argument("--description", default="")
     tr.set_defaults(func=cmd_train)
+
+    ft = sub.add_parser("finetune", help="fine-tune a model on your own (noisy, reference) pairs; Ctrl-C keeps the best weights")
+    ft.add_argument("--noisy", type=Path, action="append", required=True, help="noisy (short-dwell) image; repeat for several pairs")
+    ft.add_argument("--reference", type=Path, action="append", default=[], help="reference (long-dwell) image of the same area, one per --noisy")
+    ft.add_argument("-o", "--output", type=Path, required=True, help="MODEL.safetensors (a MODEL.json card is written beside it)")
+    ft.add_argument("--base", type=Path, default=None, help="model to start from (default: the bundled model)")
+    ft.add_argument("--minutes", type=float, default=None, help="training time (default 3 unless --steps is given)")
+    ft.add_argument("--steps", type=int, default=None)
+    ft.add_argument("--self-supervised", action="store_true", help="no reference: blind-spot training with a Poisson likelihood for counts")
+    ft.add_argument("--loss", default="seed", choices=["seed", "l1", "l2", "fourier"], help="paired loss (default: seed = Fourier L1 + resolution + anisotropy + L1)")
+    ft.add_argument("--lr", type=float, default=1e-4)
+    ft.add_argument("--batch", type=int, default=4)
+    ft.add_argument("--patch", type=int, default=128)
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--no-shift", action="store_true", help="report but do not correct the shift between noisy and reference")
+    ft.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
+    ft.add_argument("--name", default=None, help="model name for the card")
+    ft.set_defaults(func=cmd_finetune)
     return parser
 
 
