@@ -234,7 +234,8 @@ class FineTuner:
         p = self.config.patch
         for i, pair in enumerate(self.pairs):
             h = pair.noisy.shape[0]
-            cut = h - max(int(round(self.config.val_fraction * h)), 32)
+            # the strip is at least two of the network's pooling blocks high (it must survive reflection padding)
+            cut = h - max(int(round(self.config.val_fraction * h)), 2 * self.model.card.architecture.multiple)
             if cut < p or pair.noisy.shape[1] < p:
                 raise LowdoseError(f"{pair.name}: {pair.noisy.shape[0]} x {pair.noisy.shape[1]} px is too small for {p} px patches plus a validation strip")
             off, scale = self.norm[i]
@@ -305,16 +306,16 @@ class FineTuner:
         scores, preview = [], None
         for noisy, target, i in self._val:
             if target is not None:
-                out = net(torch.from_numpy(noisy)[None, None].to(self.device))[0, 0].float().cpu().numpy()
+                out = net.predict(torch.from_numpy(noisy)[None, None].to(self.device))[0, 0].float().cpu().numpy()
                 scores.append(psnr(out, target))
             else:
                 rng, self._rng = self._rng, np.random.default_rng([self.config.seed, i])
                 masked, mask = self._blind_spot(noisy)
                 self._rng = rng
-                out = net(torch.from_numpy(masked)[None, None].to(self.device))[0, 0].float().cpu().numpy()
+                out = net.predict(torch.from_numpy(masked)[None, None].to(self.device))[0, 0].float().cpu().numpy()
                 mse = float(((out - noisy) ** 2 * mask).sum() / mask.sum())
                 scores.append(10 * math.log10(1.0 / max(mse, 1e-12)))
-                out = net(torch.from_numpy(noisy)[None, None].to(self.device))[0, 0].float().cpu().numpy()
+                out = net.predict(torch.from_numpy(noisy)[None, None].to(self.device))[0, 0].float().cpu().numpy()
             if preview is None:
                 off, scale = self.norm[i]
                 preview = out * scale + off

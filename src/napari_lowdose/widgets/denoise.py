@@ -28,6 +28,7 @@ from ..core.errors import LowdoseError
 from ..core.model import Model, load_model
 from ..core.tiling import TiledDenoiser
 from ._layers import refresh_layer_combo
+from ._registry import register_denoise_widget
 
 if TYPE_CHECKING:
     import napari
@@ -58,10 +59,15 @@ def _card_text(model: Model) -> str:
     lines = [f"<b>{card.name}</b>", f"U-Net depth {arch.depth}, {arch.base_channels} channels"]
     if card.trained_on.get("data"):
         lines.append(f"trained on: {card.trained_on['data']}")
-    m = card.metrics
-    if "psnr_gain_db" in m:
-        lines.append(f"held-out PSNR: {m.get('psnr_noisy_db')} → {m.get('psnr_denoised_db')} dB ({m['psnr_gain_db']:+} dB)")
-    if card.training.get("steps"):
+    held = card.metrics.get("held_out", {}).get("in_distribution")
+    if held:
+        gain = sum(r["model_psnr"] - r["noisy_psnr"] for r in held) / len(held)
+        vs = sum(r["model_psnr"] - r["gaussian_psnr"] for r in held) / len(held)
+        lines.append(f"held-out: {gain:+.1f} dB over noisy, {vs:+.1f} dB over the best Gaussian (mean of {len(held)} settings)")
+    finetune = card.training.get("finetune")
+    if finetune:
+        lines.append(f"fine-tuned: {finetune.get('steps')} steps, validation {finetune.get('best_validation_psnr_db')} dB")
+    elif card.training.get("steps"):
         lines.append(f"{card.training['steps']} steps, {card.training.get('wall_time_s', '?')} s")
     return "<br>".join(lines)
 
@@ -131,6 +137,7 @@ class DenoiseWidget(QWidget):
         self.destroyed.connect(_quit_later(self))
         self._refresh_layers()
         self.set_model(None)
+        register_denoise_widget(self.viewer, self)  # the Fine-tune panel hands its result here
 
     # ------------------------------------------------------------------- model
     def set_model(self, model: Model | str | None) -> bool:
