@@ -78,6 +78,23 @@ def main() -> None:
         shoot(viewer, "resolution.png")
         viewer.close()
 
+        # Fine-tune: 40 s on the sample pair, with the live plot and the validation preview
+        viewer = napari.Viewer(show=True)
+        viewer.open_sample("napari-lowdose", "lowdose_pair")
+        viewer.window.add_plugin_dock_widget("napari-lowdose", "Denoise")
+        _, ft = viewer.window.add_plugin_dock_widget("napari-lowdose", "Fine-tune")
+        ft.set_pair(0, "gold 1 µs (low dose)", "gold 4 µs (reference)")
+        ft.minutes.setValue(40 / 60)
+        ft.train()
+        while ft.worker is not None:
+            pump(0.5)
+        for layer in list(viewer.layers)[:2]:
+            layer.visible = False
+        viewer.reset_view()
+        scale_bar(viewer).visible = True
+        shoot(viewer, "finetune.png")
+        viewer.close()
+
 
 if __name__ == "__main__":
     main()
