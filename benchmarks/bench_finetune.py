@@ -7,7 +7,7 @@ same area) and fine-tunes on it for ``--minutes`` on this CPU; a *different* ima
 (another area: another scene seed) is scored against its noise-free truth.
 
 Printed, from one run: PSNR / SSIM (after an affine intensity match to the truth, as in eval_default.py)
-of the noisy test image, the default model, the default fine-tuned with the given loss, and the same
+(against the noise-free image along the same, distorted scan) of the noisy test image, the default model, the default fine-tuned with the given loss, and the same
 architecture trained from scratch with plain L1 on the same pair for the same time. Ratios: fine-tuned
 minus default (goal >= +1 dB) and fine-tuned minus from-scratch.
 
@@ -29,7 +29,7 @@ from napari_lowdose.core.finetune import FinetuneConfig, FineTuner, prepare_pair
 from napari_lowdose.core.losses import LossConfig
 from napari_lowdose.core.model import Model, load_model
 from napari_lowdose.core.progress import drive
-from napari_lowdose.core.simulate import Acquisition, ScanArtifacts, SceneConfig, acquire, simulate_scene
+from napari_lowdose.core.simulate import Acquisition, ScanArtifacts, SceneConfig, acquire, scanned, simulate_scene
 from napari_lowdose.core.tiling import denoise
 from napari_lowdose.core.train import clean_target
 
@@ -42,13 +42,16 @@ HIGH = Acquisition(dose=8.0, dwell_us=4.0, artifacts=ScanArtifacts().scaled(2.5)
 
 
 def session_images(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(noisy 0.5 µs, reference 4 µs, noise-free target in the noisy image's detector units) of one area."""
+    """(noisy 0.5 µs, reference 4 µs, noise-free target in the noisy image's detector units) of one area.
+    The target keeps the noisy scan's geometry (stretch, line jitter: :func:`scanned`), which no method
+    can undo from one image; noise and intensity artifacts are what is scored."""
     scene = SceneConfig(**SCENE)
     ss = np.random.SeedSequence([SESSION_SEED, seed]).spawn(3)
     truth = simulate_scene(scene, seed=int(ss[0].generate_state(1)[0]))
-    low = acquire(truth, scene.pixel_size, LOW, seed=int(ss[1].generate_state(1)[0]))
+    low = acquire(truth, scene.pixel_size, LOW, seed=int(ss[1].generate_state(1)[0]))  # same seed as scanned()
     high = acquire(truth, scene.pixel_size, HIGH, seed=int(ss[2].generate_state(1)[0]))
-    return low, high, clean_target(truth, scene, LOW)
+    seed_low = int(ss[1].generate_state(1)[0])
+    return low, high, clean_target(scanned(truth, LOW, seed_low), scene, LOW)
 
 
 def main() -> int:
@@ -59,6 +62,7 @@ def main() -> int:
     parser.add_argument("--scratch-lr", type=float, default=5e-4)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--skip-scratch", action="store_true", help="leave out the from-scratch comparison")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -72,12 +76,13 @@ def main() -> int:
     pair = prepare_pair(train_low, train_high, name="session pair")
     print(f"{pair.report()}")
     results = {}
-    for label, model, cfg in (
+    runs = [
         (f"default fine-tuned ({args.loss}, {args.minutes:g} min)", base,
          FinetuneConfig(minutes=args.minutes, lr=args.lr, loss=LossConfig.named(args.loss))),
         (f"from scratch (L1, {args.minutes:g} min)", Model.new(base.card.architecture, base.card.normalization),
          FinetuneConfig(minutes=args.minutes, lr=args.scratch_lr, loss=LossConfig.named("l1"))),
-    ):
+    ]
+    for label, model, cfg in runs[: 1 if args.skip_scratch else 2]:
         tuner = FineTuner(model, [pair], cfg, device=args.device)
         t0 = time.perf_counter()
         tuned = drive(tuner.run())
@@ -91,10 +96,12 @@ def main() -> int:
     print("| test image (another area) | PSNR dB | SSIM |\n|---|---|---|")
     for label, (p, s) in rows.items():
         print(f"| {label} | {p:.2f} | {s:.3f} |")
-    (ft_label, ft), (sc_label, sc) = results.items()
+    scores = list(results.values())
+    ft = scores[0]
     gain = ft[0] - rows["default model"][0]
     print(f"\nfine-tuned - default: {gain:+.2f} dB (goal >= +1): {'met' if gain >= 1.0 else 'NOT met'}")
-    print(f"fine-tuned - from scratch (same time): {ft[0] - sc[0]:+.2f} dB")
+    if len(scores) > 1:
+        print(f"fine-tuned - from scratch (same time): {ft[0] - scores[1][0]:+.2f} dB")
     return 0 if gain >= 1.0 else 1
 
 

@@ -148,3 +148,19 @@ def test_each_scan_artifact_switches_on_alone():
     # and scaled() multiplies every strength
     assert ref.scaled(2.0).column_gain == pytest.approx(2 * ref.column_gain)
     assert ref.scaled(2.0).line_offset_corr == ref.line_offset_corr
+
+
+def test_scanned_truth_has_the_acquisitions_scan_geometry():
+    from dataclasses import replace
+
+    from napari_lowdose.core.simulate import acquire, scanned
+
+    scene = simulate_scene(SceneConfig(shape=(96, 96), island_coverage=0.3, island_size=60.0), seed=2)
+    geometry_only = replace(ScanArtifacts.none(), stretch=0.08, jitter_px=1.0)
+    acq = Acquisition(dose=2000.0, artifacts=geometry_only, detector_gain=1.0, detector_offset=0.0, read_noise=0.0)
+    img = acquire(scene, 5.0, acq, seed=7).astype(float) / acq.electrons_per_pixel(5.0)
+    same = scanned(scene, acq, seed=7)
+    other = scanned(scene, acq, seed=8)
+    err = lambda a: float(np.abs(img - a).mean())  # noqa: E731
+    assert err(same) < 0.5 * err(other) and err(same) < 0.5 * err(scene)
+    assert np.array_equal(scanned(scene, Acquisition(artifacts=ScanArtifacts.none())), scene)

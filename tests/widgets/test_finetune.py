@@ -36,7 +36,10 @@ def test_train_makes_the_tuned_model_current_and_save_writes_it(qtbot, setup, tm
     assert "fine-tuned: 6 steps" in den.model_label.text()
     assert "1us / 4us" in ft.tuned.card.training["finetune"]["pairs"][0]
     assert ft._val and ft._steps == list(range(1, 7))
-    assert "fine-tune preview (validation strip)" in viewer.layers
+    preview = viewer.layers["fine-tune preview (validation strip)"]
+    # placed over the held-out strip at the bottom of the noisy layer, in its units
+    assert tuple(preview.scale) == (4.0, 4.0) and [str(u) for u in preview.units] == ["angstrom", "angstrom"]
+    assert preview.translate[0] == 4.0 * ft.tuner.val_origin[0][0] and preview.translate[0] + 4.0 * preview.data.shape[0] == 4.0 * 208
     ft.save(tmp_path / "tuned.safetensors")
     back = load_model(tmp_path / "tuned.safetensors")
     x = p.low[:64, :64]

@@ -231,6 +231,7 @@ class FineTuner:
     # -- data
     def _split(self):
         train, val = [], []
+        self.val_origin: list[tuple[int, int]] = []  #: (row, column) of each strip in the original image
         p = self.config.patch
         for i, pair in enumerate(self.pairs):
             h = pair.noisy.shape[0]
@@ -242,6 +243,7 @@ class FineTuner:
             norm = lambda a: None if a is None else ((a - off) / scale).astype(np.float32)  # noqa: E731
             train.append((norm(pair.noisy[:cut]), norm(None if pair.target is None else pair.target[:cut])))
             val.append((norm(pair.noisy[cut:]), norm(None if pair.target is None else pair.target[cut:]), i))
+            self.val_origin.append((pair.crop + cut, pair.crop))
         return train, val
 
     def _batch(self):

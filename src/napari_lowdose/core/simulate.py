@@ -350,6 +350,15 @@ def _apply_detector_artifacts(signal: np.ndarray, art: ScanArtifacts, rng: np.ra
     return out
 
 
+def scanned(scene: np.ndarray, acq: Acquisition, seed: int = 0) -> np.ndarray:
+    """The noise-free image with the scan geometry of ``acquire(scene, ..., acq, seed)`` (same seed: same
+    stretch and line jitter) but no noise and no intensity artifacts, float32: what an ideal detector would
+    have recorded along the same, distorted scan. No filter can know the jitter, so this is the fair truth
+    for scoring a denoiser on one acquisition."""
+    rng = np.random.default_rng(seed)  # the jitter is acquire's first draw
+    return _apply_scan(np.asarray(scene, np.float64), acq.artifacts.at_dwell(acq.dwell_us), rng).astype(np.float32)
+
+
 def acquire(scene: np.ndarray, pixel_size: float, acq: Acquisition, seed: int = 0) -> np.ndarray:
     """Image ``scene`` (HAADF fraction) at ``acq``: returns detector ADU as uint16 (ny, nx)."""
     rng = np.random.default_rng(seed)

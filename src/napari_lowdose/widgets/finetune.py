@@ -326,9 +326,19 @@ class FinetuneWidget(QWidget):
         self.plot.draw_idle()
 
     def _show_preview(self, image: np.ndarray) -> None:
+        """Show the output on the first validation strip, placed over that strip of the first noisy layer."""
         name = "fine-tune preview (validation strip)"
         if self.preview_layer is None or self.preview_layer not in self.viewer.layers:
-            self.preview_layer = self.viewer.add_image(image, name=name)
+            kwargs = {}
+            source = self.rows[0].noisy.currentText() if self.rows else ""
+            if source in self.viewer.layers and self.tuner is not None:
+                layer = self.viewer.layers[source]
+                row, col = self.tuner.val_origin[0]
+                sy, sx = layer.scale[-2:]
+                ty, tx = layer.translate[-2:]
+                kwargs = dict(scale=(sy, sx), translate=(ty + row * sy, tx + col * sx), units=tuple(layer.units)[-2:])
+                kwargs["contrast_limits"] = layer.contrast_limits
+            self.preview_layer = self.viewer.add_image(image, name=name, **kwargs)
         else:
             self.preview_layer.data = image
 
