@@ -318,10 +318,10 @@ def test_finetune_writes_a_model_with_the_pairs_in_its_card(tmp_path, capsys):
     args = ["finetune", "--noisy", str(noisy), "--reference", str(ref), "-o", str(out), "--base", str(_tiny_base(tmp_path)), "--steps", "3", "--patch", "64", "--batch", "1"]
     assert main(args) == 0
     err = capsys.readouterr().err
-    assert "a_1us.tif / a_4us.tif" in err and "intensity reference x" in err
+    assert "a_1us.tif / a_4us.tif" in err and "intensity denoised reference x" in err
     card = json.loads(out.with_suffix(".json").read_text())
     ft = card["training"]["finetune"]
-    assert ft["steps"] == 3 and ft["mode"] == "paired" and "a_1us.tif" in ft["pairs"][0]
+    assert ft["steps"] == 3 and ft["mode"].startswith("paired") and "a_1us.tif" in ft["pairs"][0]
     load_model(out)
 
 

@@ -365,6 +365,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         patch=args.patch,
         loss=LossConfig.named(args.loss),
         self_supervised=args.self_supervised,
+        clean_reference=not args.raw_reference,
         seed=args.seed,
     )
     pairs = []
@@ -373,10 +374,11 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         ref = _single_plane(args.reference[i], "--reference") if args.reference else None
         name = noisy_path.name + (f" / {args.reference[i].name}" if ref is not None else "")
         pair = prepare_pair(np.asarray(noisy.data), None if ref is None else np.asarray(ref.data), name=name, correct_shift=not args.no_shift)
-        print(f"{PLUGIN}: {pair.report()}", file=sys.stderr)
         pairs.append(pair)
     base = load_model(args.base)
     tuner = FineTuner(base, pairs, config, device=args.device)
+    for pair in tuner.pairs:
+        print(f"{PLUGIN}: {pair.report()}", file=sys.stderr)
     print(f"{PLUGIN}: fine-tuning '{base.name}' on {len(pairs)} image(s) for "
           f"{f'{config.steps} steps' if config.steps else ''}{' or ' if config.steps and config.minutes else ''}{f'{config.minutes:g} min' if config.minutes else ''}"
           f" ({'self-supervised, ' + tuner.likelihood if config.self_supervised else config.loss.describe()})", file=sys.stderr)
@@ -472,12 +474,13 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--minutes", type=float, default=None, help="training time (default 3 unless --steps is given)")
     ft.add_argument("--steps", type=int, default=None)
     ft.add_argument("--self-supervised", action="store_true", help="no reference: blind-spot training with a Poisson likelihood for counts")
-    ft.add_argument("--loss", default="seed", choices=["seed", "l1", "l2", "fourier"], help="paired loss (default: seed = Fourier L1 + resolution + anisotropy + L1)")
+    ft.add_argument("--loss", default="l1", choices=["l1", "seed", "l2", "fourier"], help="paired loss (default l1; seed = Fourier L1 + resolution + anisotropy + L1)")
     ft.add_argument("--lr", type=float, default=1e-4)
     ft.add_argument("--batch", type=int, default=4)
     ft.add_argument("--patch", type=int, default=128)
     ft.add_argument("--seed", type=int, default=0)
     ft.add_argument("--no-shift", action="store_true", help="report but do not correct the shift between noisy and reference")
+    ft.add_argument("--raw-reference", action="store_true", help="train on the reference as it is (default: denoised by the base model first)")
     ft.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     ft.add_argument("--name", default=None, help="model name for the card")
     ft.set_defaults(func=cmd_finetune)

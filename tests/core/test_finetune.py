@@ -149,3 +149,15 @@ def test_blind_spot_never_keeps_the_masked_pixel():
     out, mask = tuner._blind_spot(a)
     assert mask.sum() > 0 and np.all(out[mask > 0] != a[mask > 0]) and np.array_equal(out[mask == 0], a[mask == 0])
     assert tuner.likelihood == "poisson"  # non-negative whole numbers: counting data
+
+
+def test_reference_is_denoised_by_the_starting_model_unless_asked_not_to(pair):
+    low, high = pair
+    raw = prepare_pair(low, high)
+    model = Model.new(TINY)
+    cleaned = FineTuner(model, [raw], FinetuneConfig(steps=1, minutes=None, patch=64)).pairs[0]
+    assert cleaned.cleaned and "denoised reference" in cleaned.report()
+    expected = denoise(raw.target, model, device="cpu")
+    assert abs(np.corrcoef(cleaned.target.ravel(), expected.ravel())[0, 1]) > 0.999  # an affine map of the output
+    kept = FineTuner(model, [raw], FinetuneConfig(steps=1, minutes=None, patch=64, clean_reference=False)).pairs[0]
+    assert not kept.cleaned and np.array_equal(kept.target, raw.target)

@@ -99,13 +99,15 @@ class PreparedPair:
     offset: float = 0.0
     shifted: bool = False
     crop: int = 0  #: px cut from every side after a shift
+    cleaned: bool = False  #: the reference was denoised by the starting model (FinetuneConfig.clean_reference)
 
     def report(self) -> str:
         if self.target is None:
             return f"{self.name}: self-supervised (no reference), {self.noisy.shape[0]} x {self.noisy.shape[1]} px"
         dy, dx = self.shift
         moved = f"shifted by ({dy:+.2f}, {dx:+.2f}) px (y, x) and cropped by {self.crop} px" if self.shifted else f"shift ({dy:+.2f}, {dx:+.2f}) px, not corrected"
-        return f"{self.name}: reference {moved}; intensity reference x {self.gain:.4g} {self.offset:+.4g}"
+        what = "denoised reference" if self.cleaned else "reference"
+        return f"{self.name}: reference {moved}; intensity {what} x {self.gain:.4g} {self.offset:+.4g}"
 
 
 def prepare_pair(noisy, reference=None, name: str = "pair", correct_shift: bool = True, match_intensity: bool = True,
@@ -154,7 +156,7 @@ class FinetuneConfig:
     lr: float = 1e-4
     batch: int = 4
     patch: int = 128
-    loss: LossConfig = field(default_factory=LossConfig.seed)
+    loss: LossConfig = field(default_factory=LossConfig)  #: L1 (measured better than the seed's loss here)
     val_fraction: float = 0.15  #: bottom strip of each pair held out for validation
     validate_every: float = 10.0  #: seconds between validations (and previews)
     self_supervised: bool = False
@@ -162,6 +164,7 @@ class FinetuneConfig:
     mask_fraction: float = 0.01  #: blind-spot pixels per patch
     correct_shift: bool = True
     match_intensity: bool = True
+    clean_reference: bool = True  #: denoise each reference with the starting model before training on it
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -209,9 +212,11 @@ class FineTuner:
             raise LowdoseError("fine-tuning needs at least one image")
         if not self.config.self_supervised and any(p.target is None for p in pairs):
             raise LowdoseError("paired fine-tuning needs a reference for every noisy image (or choose self-supervised)")
-        self.pairs = pairs
         self.device = torch.device(device)
         self.base = model
+        if self.config.clean_reference and not self.config.self_supervised:
+            pairs = [self._cleaned(p) for p in pairs]
+        self.pairs = pairs
         self.model = Model(copy.deepcopy(model.net).to(self.device), copy.deepcopy(model.card), None)
         self.norm = [model.card.normalization.stats(p.noisy) for p in pairs]
         self.loss_fn = make_loss(self.config.loss)
@@ -227,6 +232,17 @@ class FineTuner:
         self.likelihood = self.config.likelihood
         if self.likelihood == "auto":
             self.likelihood = "poisson" if all(_is_counts(p.noisy) for p in pairs) else "l2"
+
+    def _cleaned(self, pair: PreparedPair) -> PreparedPair:
+        """The pair with its reference denoised by the starting model (the reference has more dose, so the
+        model does better on it than on the noisy image) and matched to the noisy image again: the network
+        then learns the session's noise without learning the reference's own noise and scan artifacts."""
+        from .tiling import denoise
+
+        cleaned = denoise(pair.target, self.base, device=self.device)
+        gain, offset = affine_fit(cleaned, pair.noisy)
+        target = (gain * cleaned + offset).astype(np.float32)
+        return PreparedPair(pair.name, pair.noisy, target, pair.shift, pair.significance, gain, offset, pair.shifted, pair.crop, cleaned=True)
 
     # -- data
     def _split(self):
@@ -340,7 +356,7 @@ class FineTuner:
         c = self.config
         return {
             "pairs": [p.report() for p in self.pairs],
-            "mode": "self-supervised (blind-spot, " + self.likelihood + ")" if c.self_supervised else "paired",
+            "mode": "self-supervised (blind-spot, " + self.likelihood + ")" if c.self_supervised else ("paired, reference denoised by the starting model" if c.clean_reference else "paired"),
             "loss": None if c.self_supervised else c.loss.describe(),
             "steps": self.step,
             "best_step": self.best_step,
