@@ -337,3 +337,25 @@ def test_finetune_self_supervised_and_bad_arguments(tmp_path, capsys):
     small = write_image(tmp_path / "small.tif", np.zeros((160, 100), np.uint16), pixel_size=4.0)
     assert main(["finetune", "--noisy", str(noisy), "--reference", str(small), "-o", out, "--base", base, "--steps", "1"]) == EXIT_ERROR
     assert "same shape" in capsys.readouterr().err
+
+
+def test_finetune_ctrl_c_writes_the_best_weights_so_far(tmp_path, capsys, monkeypatch):
+    from napari_lowdose.core import finetune
+    from napari_lowdose.core.model import load_model
+
+    original = finetune.FineTuner.run
+
+    def interrupted_run(self):
+        gen = original(self)
+        yield next(gen)  # the starting validation
+        yield next(gen)  # one step
+        raise KeyboardInterrupt  # what Ctrl-C raises in the main thread
+
+    monkeypatch.setattr(finetune.FineTuner, "run", interrupted_run)
+    noisy, ref = _pair_files(tmp_path)
+    out = tmp_path / "ctrl_c.safetensors"
+    args = ["finetune", "--noisy", str(noisy), "--reference", str(ref), "-o", str(out), "--base", str(_tiny_base(tmp_path)), "--steps", "100", "--patch", "64", "--batch", "1"]
+    assert main(args) == 130
+    assert "interrupted; wrote" in capsys.readouterr().out
+    model = load_model(out)
+    assert model.card.training["finetune"]["ended"] == "interrupted"

@@ -161,3 +161,21 @@ def test_reference_is_denoised_by_the_starting_model_unless_asked_not_to(pair):
     assert abs(np.corrcoef(cleaned.target.ravel(), expected.ravel())[0, 1]) > 0.999  # an affine map of the output
     kept = FineTuner(model, [raw], FinetuneConfig(steps=1, minutes=None, patch=64, clean_reference=False)).pairs[0]
     assert not kept.cleaned and np.array_equal(kept.target, raw.target)
+
+
+def test_training_and_validation_areas(pair):
+    low, high = pair  # 192 x 160
+    cfg = FinetuneConfig(steps=1, minutes=None, patch=64, clean_reference=False)
+    base = prepare_pair(low, high)
+    t = FineTuner(Model.new(TINY), [base], cfg)
+    assert t.val_origin == [(163, 0)] and t._train[0][0].shape == (163, 160)  # default: bottom 15 % strip
+    from dataclasses import replace
+
+    boxed = replace(base, train_box=(0, 100, 0, 160), val_box=(120, 180, 20, 140))
+    t = FineTuner(Model.new(TINY), [boxed], cfg)
+    assert t._train[0][0].shape == (100, 160) and t._val[0][0].shape == (60, 120) and t.val_origin == [(120, 20)]
+    only_val = replace(base, val_box=(0, 192, 0, 40))  # a band on the left: train on the rest
+    t = FineTuner(Model.new(TINY), [only_val], cfg)
+    assert t._train[0][0].shape == (192, 120) and t._val[0][0].shape == (192, 40)
+    with pytest.raises(LowdoseError, match="training area"):
+        FineTuner(Model.new(TINY), [replace(base, train_box=(0, 50, 0, 50))], cfg)

@@ -117,3 +117,19 @@ def test_closing_napari_during_training_ends_the_thread(qtbot, make_napari_viewe
     qtbot.waitUntil(lambda: ft.tuner is not None and ft.tuner.step >= 1, timeout=60000)
     with qtbot.waitSignal(worker.finished, timeout=10000):
         viewer.close()
+
+
+def test_shapes_layer_marks_training_and_validation_areas(qtbot, setup):
+    viewer, _, ft, _ = setup  # images 208 x 192 px at 4 Å/px
+    # rectangles in world coordinates (Å): training rows 0-140 px, validation rows 150-200 px, cols 20-180 px
+    train = np.array([[0, 0], [0, 768], [560, 768], [560, 0]], float)
+    val = np.array([[600, 80], [600, 720], [800, 720], [800, 80]], float)
+    viewer.add_shapes([train, val], shape_type="rectangle", name="areas")
+    ft.areas.setCurrentText("areas")
+    assert ft.boxes() == ((0, 140, 0, 192), (150, 200, 20, 180))
+    ft.steps.setValue(2)
+    ft.train()
+    with qtbot.waitSignal(ft.worker.finished, timeout=60000):
+        pass
+    assert ft.tuner._val[0][0].shape == (50, 160) and ft.tuner.val_origin == [(150, 20)]
+    assert ft.tuned is not None

@@ -100,6 +100,8 @@ class PreparedPair:
     shifted: bool = False
     crop: int = 0  #: px cut from every side after a shift
     cleaned: bool = False  #: the reference was denoised by the starting model (FinetuneConfig.clean_reference)
+    train_box: tuple[int, int, int, int] | None = None  #: (row0, row1, col0, col1) px of the input image, or all
+    val_box: tuple[int, int, int, int] | None = None  #: held-out box, or a strip at the bottom of the training area
 
     def report(self) -> str:
         if self.target is None:
@@ -158,7 +160,7 @@ class FinetuneConfig:
     patch: int = 128
     loss: LossConfig = field(default_factory=LossConfig)  #: L1 (measured better than the seed's loss here)
     val_fraction: float = 0.15  #: bottom strip of each pair held out for validation
-    validate_every: float = 10.0  #: seconds between validations (and previews)
+    validate_every: float = 5.0  #: seconds between validations (and previews)
     self_supervised: bool = False
     likelihood: str = "auto"  #: self-supervised loss: "poisson", "l2" or "auto" (Poisson for counts)
     mask_fraction: float = 0.01  #: blind-spot pixels per patch
@@ -242,24 +244,53 @@ class FineTuner:
         cleaned = denoise(pair.target, self.base, device=self.device)
         gain, offset = affine_fit(cleaned, pair.noisy)
         target = (gain * cleaned + offset).astype(np.float32)
-        return PreparedPair(pair.name, pair.noisy, target, pair.shift, pair.significance, gain, offset, pair.shifted, pair.crop, cleaned=True)
+        return PreparedPair(pair.name, pair.noisy, target, pair.shift, pair.significance, gain, offset, pair.shifted, pair.crop,
+                            cleaned=True, train_box=pair.train_box, val_box=pair.val_box)
 
     # -- data
+    def _regions(self, pair: PreparedPair) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
+        """(train box, validation box), (row0, row1, col0, col1) in the pair's arrays (after any crop).
+        No boxes: the bottom ``val_fraction`` strip is held out. A training box alone: the bottom strip of
+        that box. A validation box alone: training uses the largest rectangle of the image beside it."""
+        h, w = pair.noisy.shape
+        c = pair.crop
+
+        def local(box):
+            r0, r1, c0, c1 = box
+            r0, r1 = sorted((int(np.clip(r0 - c, 0, h)), int(np.clip(r1 - c, 0, h))))
+            c0, c1 = sorted((int(np.clip(c0 - c, 0, w)), int(np.clip(c1 - c, 0, w))))
+            return r0, r1, c0, c1
+
+        strip_min = 2 * self.model.card.architecture.multiple  # must survive the network's reflection padding
+        train = local(pair.train_box) if pair.train_box else (0, h, 0, w)
+        if pair.val_box:
+            val = local(pair.val_box)
+            if not pair.train_box:
+                r0, r1, c0, c1 = val
+                sides = [(0, r0, 0, w), (r1, h, 0, w), (0, h, 0, c0), (0, h, c1, w)]
+                train = max(sides, key=lambda b: (b[1] - b[0]) * (b[3] - b[2]))
+        else:
+            r0, r1, c0, c1 = train
+            cut = r1 - max(int(round(self.config.val_fraction * (r1 - r0))), strip_min)
+            train, val = (r0, cut, c0, c1), (cut, r1, c0, c1)
+        return train, val
+
     def _split(self):
         train, val = [], []
-        self.val_origin: list[tuple[int, int]] = []  #: (row, column) of each strip in the original image
+        self.val_origin: list[tuple[int, int]] = []  #: (row, column) of each validation area in the input image
         p = self.config.patch
         for i, pair in enumerate(self.pairs):
-            h = pair.noisy.shape[0]
-            # the strip is at least two of the network's pooling blocks high (it must survive reflection padding)
-            cut = h - max(int(round(self.config.val_fraction * h)), 2 * self.model.card.architecture.multiple)
-            if cut < p or pair.noisy.shape[1] < p:
-                raise LowdoseError(f"{pair.name}: {pair.noisy.shape[0]} x {pair.noisy.shape[1]} px is too small for {p} px patches plus a validation strip")
+            (t0, t1, tc0, tc1), (v0, v1, vc0, vc1) = self._regions(pair)
+            if t1 - t0 < p or tc1 - tc0 < p:
+                raise LowdoseError(f"{pair.name}: the training area ({t1 - t0} x {tc1 - tc0} px) is smaller than the {p} px patches")
+            if v1 - v0 < 8 or vc1 - vc0 < 8:
+                raise LowdoseError(f"{pair.name}: the validation area ({v1 - v0} x {vc1 - vc0} px) is too small")
             off, scale = self.norm[i]
-            norm = lambda a: None if a is None else ((a - off) / scale).astype(np.float32)  # noqa: E731
-            train.append((norm(pair.noisy[:cut]), norm(None if pair.target is None else pair.target[:cut])))
-            val.append((norm(pair.noisy[cut:]), norm(None if pair.target is None else pair.target[cut:]), i))
-            self.val_origin.append((pair.crop + cut, pair.crop))
+            norm = lambda a: None if a is None else np.ascontiguousarray((a - off) / scale, dtype=np.float32)  # noqa: E731
+            tgt = pair.target
+            train.append((norm(pair.noisy[t0:t1, tc0:tc1]), norm(None if tgt is None else tgt[t0:t1, tc0:tc1])))
+            val.append((norm(pair.noisy[v0:v1, vc0:vc1]), norm(None if tgt is None else tgt[v0:v1, vc0:vc1]), i))
+            self.val_origin.append((pair.crop + v0, pair.crop + vc0))
         return train, val
 
     def _batch(self):

@@ -39,13 +39,18 @@ if TYPE_CHECKING:
     import napari
 
 NO_REFERENCE = "(none: self-supervised)"
+NO_AREAS = "(none: hold out a bottom strip)"
 LOSSES = {"L1": "l1", "Fourier + resolution + anisotropy (seed)": "seed"}  # L1 first: it measured better
 
 
-def _finetune_job(model: Model, raw_pairs: list[tuple[str, np.ndarray, np.ndarray | None]], config: FinetuneConfig, correct_shift: bool):
+def _finetune_job(model: Model, raw_pairs: list[tuple[str, np.ndarray, np.ndarray | None]], config: FinetuneConfig, correct_shift: bool,
+                  boxes: tuple = (None, None)):
     """Worker body: checks and aligns the pairs, yields ("tuner", tuner) then the tuner's progress records,
-    returns the best model."""
-    pairs = [prepare_pair(noisy, ref, name=name, correct_shift=correct_shift) for name, noisy, ref in raw_pairs]
+    returns the best model. ``boxes``: (training, validation) areas in pixels of the images, or None."""
+    from dataclasses import replace
+
+    pairs = [replace(prepare_pair(noisy, ref, name=name, correct_shift=correct_shift), train_box=boxes[0], val_box=boxes[1])
+             for name, noisy, ref in raw_pairs]
     tuner = FineTuner(model, pairs, config)
     yield ("tuner", tuner)
     return (yield from tuner.run())
@@ -94,6 +99,9 @@ class FinetuneWidget(QWidget):
         self.lr.setValue(1e-4)
         self.start_from = QComboBox()
         self.start_from.addItems(["current model (Denoise panel)", "bundled default"])
+        self.areas = QComboBox()
+        self.areas.setToolTip("a Shapes layer: its first rectangle is the training area, its second (optional) the "
+                              "held-out validation area; without a second one, the bottom strip of the first is held out")
         self.correct_shift = QCheckBox("correct the shift between noisy and reference")
         self.correct_shift.setChecked(True)
         self.clean_reference = QCheckBox("denoise the reference with the starting model first")
@@ -120,6 +128,7 @@ class FinetuneWidget(QWidget):
         form.addRow("steps", self.steps)
         form.addRow("learning rate", self.lr)
         form.addRow("start from", self.start_from)
+        form.addRow("areas (Shapes)", self.areas)
         buttons = QHBoxLayout()
         for b in (self.train_button, self.cancel_button, self.save_button):
             buttons.addWidget(b)
@@ -168,6 +177,16 @@ class FinetuneWidget(QWidget):
             w.deleteLater()
 
     def _refresh_layers(self, event=None) -> None:
+        from napari.layers import Shapes
+
+        shapes = [layer.name for layer in self.viewer.layers if isinstance(layer, Shapes)]
+        current = self.areas.currentText()
+        self.areas.blockSignals(True)
+        self.areas.clear()
+        self.areas.addItems([NO_AREAS, *shapes])
+        if current in shapes:
+            self.areas.setCurrentText(current)
+        self.areas.blockSignals(False)
         names = [layer.name for layer in image_layers(self.viewer) if layer is not self.preview_layer]
         for row in self.rows:
             for combo, extra in ((row.noisy, []), (row.reference, [NO_REFERENCE])):
@@ -210,6 +229,24 @@ class FinetuneWidget(QWidget):
             raise LowdoseError("give a reference for every pair, or for none (self-supervised)")
         return pairs
 
+    def boxes(self) -> tuple:
+        """(training box, validation box) from the chosen Shapes layer, as (row0, row1, col0, col1) pixels of
+        the first noisy layer (its world position and scale taken into account); None where not drawn."""
+        name = self.areas.currentText()
+        if not name or name == NO_AREAS or name not in self.viewer.layers or not self.rows:
+            return (None, None)
+        shapes = self.viewer.layers[name]
+        noisy = self.viewer.layers[self.rows[0].noisy.currentText()]
+        out = []
+        for verts in list(shapes.data)[:2]:
+            world = np.array([shapes.data_to_world(v) for v in verts])
+            px = np.array([noisy.world_to_data(w[-noisy.ndim:]) for w in world])[:, -2:]
+            (r0, c0), (r1, c1) = np.floor(px.min(axis=0)), np.ceil(px.max(axis=0))
+            out.append((int(r0), int(r1), int(c0), int(c1)))
+        if not out:
+            raise LowdoseError(f"the Shapes layer {name} has no shapes: draw a training area (and a validation area)")
+        return (out[0], out[1] if len(out) > 1 else None)
+
     # ------------------------------------------------------------------- run
     def config(self, self_supervised: bool = False) -> FinetuneConfig:
         steps = self.steps.value() or None
@@ -234,6 +271,7 @@ class FinetuneWidget(QWidget):
         try:
             raw = self._collect()
             config = self.config(self_supervised=raw[0][2] is None)
+            boxes = self.boxes()
             base = self._base_model()
         except LowdoseError as exc:
             self._error(str(exc))
@@ -244,7 +282,7 @@ class FinetuneWidget(QWidget):
         self.tuner, self.tuned = None, None
         self._steps, self._losses, self._val = [], [], []
         self._bar = progress(total=1000, desc="Fine-tune")
-        self.worker = create_worker(_finetune_job, base, raw, config, self.correct_shift.isChecked(),
+        self.worker = create_worker(_finetune_job, base, raw, config, self.correct_shift.isChecked(), boxes,
                                     _start_thread=False, _connect={"errored": self._on_error})
         self.worker.yielded.connect(self._on_progress)
         self.worker.returned.connect(self._on_done)
