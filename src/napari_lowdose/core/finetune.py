@@ -30,8 +30,9 @@ from scipy import ndimage
 from .errors import LowdoseError
 from .image import check_image
 from .losses import LossConfig, make_loss, poisson_nll
-from .metrics import psnr
+from .metrics import affine_fit, psnr
 from .model import Model
+from .train import augment_flips
 
 MIN_PAIR_SIDE = 64  #: px, smallest image that can be fine-tuned on
 
@@ -73,16 +74,6 @@ def estimate_shift(reference: np.ndarray, moving: np.ndarray, smooth: float = 1.
     rest = np.delete(r.ravel(), iy * nx + ix)
     significance = float((r[iy, ix] - rest.mean()) / (rest.std() + 1e-12))
     return float(dy), float(dx), significance
-
-
-def affine_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(a, b) minimising ``|y - (a x + b)|^2``."""
-    x = np.asarray(x, np.float64).ravel()
-    y = np.asarray(y, np.float64).ravel()
-    xm, ym = x.mean(), y.mean()
-    var = float(((x - xm) ** 2).mean())
-    a = float(((x - xm) * (y - ym)).mean() / var) if var > 0 else 0.0
-    return a, ym - a * xm
 
 
 @dataclass
@@ -302,11 +293,7 @@ class FineTuner:
             x0 = int(rng.integers(0, noisy.shape[1] - p + 1))
             a = noisy[y0 : y0 + p, x0 : x0 + p]
             b = a if target is None else target[y0 : y0 + p, x0 : x0 + p]
-            if rng.random() < 0.5:  # flips only: the fast-scan axis stays x
-                a, b = a[:, ::-1], b[:, ::-1]
-            if rng.random() < 0.5:
-                a, b = a[::-1], b[::-1]
-            a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+            a, b = augment_flips(rng, a, b)
             if self.config.self_supervised:
                 a, m = self._blind_spot(a)
                 masks.append(m)

@@ -34,11 +34,17 @@ def ssim(x: np.ndarray, truth: np.ndarray, data_range_: float | None = None, sig
     return float(s[pad:-pad, pad:-pad].mean()) if min(s.shape) > 2 * pad else float(s.mean())
 
 
+def affine_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(a, b) minimising ``|y - (a x + b)|^2`` over all pixels."""
+    x = np.asarray(x, np.float64).ravel()
+    y = np.asarray(y, np.float64).ravel()
+    xm, ym = x.mean(), y.mean()
+    var = float(((x - xm) ** 2).mean())
+    a = float(((x - xm) * (y - ym)).mean() / var) if var > 0 else 0.0
+    return a, float(ym - a * xm)
+
+
 def affine_match(x: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """``a x + b`` with ``a, b`` minimising the squared error to ``truth`` (float64)."""
-    x = np.asarray(x, np.float64)
-    t = np.asarray(truth, np.float64)
-    xm, tm = x.mean(), t.mean()
-    var = float(((x - xm) ** 2).mean())
-    a = float(((x - xm) * (t - tm)).mean()) / var if var > 0 else 0.0
-    return a * (x - xm) + tm
+    a, b = affine_fit(x, truth)
+    return a * np.asarray(x, np.float64) + b

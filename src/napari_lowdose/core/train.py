@@ -180,7 +180,7 @@ def _normalised(noisy: np.ndarray, clean: np.ndarray, norm: Normalization) -> tu
     return (noisy - off) / scale, (clean - off) / scale
 
 
-def _augment(rng: np.random.Generator, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def augment_flips(rng: np.random.Generator, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     k = int(rng.integers(4))  # flips only: a 90 degree rotation would turn the fast-scan axis
     if k & 1:
         a, b = a[:, ::-1], b[:, ::-1]
@@ -242,7 +242,7 @@ def iter_train_simulated(cfg: SimTrainConfig, model: Model | None = None, device
         for _ in range(cfg.batch):
             noisy, clean = pool[int(rng.integers(len(pool)))]
             y0, x0 = (int(rng.integers(0, noisy.shape[i] - p + 1)) for i in (0, 1))
-            a, b = _augment(rng, noisy[y0 : y0 + p, x0 : x0 + p], clean[y0 : y0 + p, x0 : x0 + p])
+            a, b = augment_flips(rng, noisy[y0 : y0 + p, x0 : x0 + p], clean[y0 : y0 + p, x0 : x0 + p])
             xs.append(a)
             ys.append(b)
         x = torch.from_numpy(np.stack(xs)[:, None]).to(device)
