@@ -18,11 +18,10 @@ def image_layers(viewer: "napari.viewer.Viewer") -> list:
     return [layer for layer in viewer.layers if isinstance(layer, Image)]
 
 
-def refresh_layer_combo(combo, viewer, exclude=()) -> str:
-    """Fill ``combo`` with the names of the image layers (less ``exclude``), keeping the current choice
-    when it still exists, without emitting change signals; returns the previous choice."""
+def fill_combo(combo, names: list[str]) -> str:
+    """Replace the items of ``combo`` by ``names``, keeping the current choice when it is still there,
+    without emitting change signals; returns the previous choice."""
     current = combo.currentText()
-    names = [layer.name for layer in image_layers(viewer) if not any(layer is e for e in exclude)]
     combo.blockSignals(True)
     combo.clear()
     combo.addItems(names)
@@ -30,6 +29,33 @@ def refresh_layer_combo(combo, viewer, exclude=()) -> str:
         combo.setCurrentText(current)
     combo.blockSignals(False)
     return current
+
+
+def refresh_layer_combo(combo, viewer, exclude=()) -> str:
+    """Fill ``combo`` with the names of the image layers (less ``exclude``), keeping the current choice
+    when it still exists, without emitting change signals; returns the previous choice."""
+    return fill_combo(combo, [layer.name for layer in image_layers(viewer) if not any(layer is e for e in exclude)])
+
+
+def show_error(status, message: str) -> None:
+    """Put ``message`` in a widget's status label and in a napari error notification."""
+    from napari.utils.notifications import show_error as notify
+
+    status.setText(message)
+    notify(message)
+
+
+def stop_when_destroyed(widget) -> None:
+    """When the Qt widget is deleted (its panel or napari closed), call its ``_stop_work()``, which must
+    touch only Python state (the worker, a tuner), never the deleted Qt widgets."""
+    holder = {"widget": widget}
+
+    def stop(*_):
+        w = holder.pop("widget", None)
+        if w is not None:
+            w._stop_work()
+
+    widget.destroyed.connect(stop)
 
 
 def pixel_size_angstrom(layer) -> float | None:

@@ -27,7 +27,7 @@ from qtpy.QtWidgets import (
 from ..core.errors import LowdoseError
 from ..core.model import Model, load_model
 from ..core.tiling import TiledDenoiser
-from ._layers import refresh_layer_combo
+from ._layers import refresh_layer_combo, show_error, stop_when_destroyed
 from ._registry import register_denoise_widget
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ class DenoiseWidget(QWidget):
         self.viewer.layers.events.inserted.connect(self._refresh_layers)
         self.viewer.layers.events.removed.connect(self._refresh_layers)
         # closing the widget (or napari, which deletes it) stops the worker at its next tile batch
-        self.destroyed.connect(_quit_later(self))
+        stop_when_destroyed(self)
         self._refresh_layers()
         self.set_model(None)
         register_denoise_widget(self.viewer, self)  # the Fine-tune panel hands its result here
@@ -295,10 +295,11 @@ class DenoiseWidget(QWidget):
         out.contrast_limits = src.contrast_limits
 
     def _error(self, message: str) -> None:
-        from napari.utils.notifications import show_error
+        show_error(self.status, message)
 
-        self.status.setText(message)
-        show_error(message)
+    def _stop_work(self) -> None:
+        if self.worker is not None:
+            self.worker.quit()
 
 
 def _devices() -> list[str]:
@@ -312,15 +313,3 @@ def _devices() -> list[str]:
         names.append("mps")
     return names
 
-
-def _quit_later(widget: DenoiseWidget):
-    """A slot for ``destroyed`` that does not hold the (deleted) widget: it quits the running worker."""
-    holder = {"widget": widget}
-
-    def quit_worker(*_):
-        w = holder.pop("widget", None)
-        worker = getattr(w, "worker", None) if w is not None else None
-        if worker is not None:
-            worker.quit()
-
-    return quit_worker

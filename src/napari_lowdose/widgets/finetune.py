@@ -31,7 +31,7 @@ from ..core.errors import LowdoseError
 from ..core.finetune import FinetuneConfig, FineTuner, prepare_pair
 from ..core.losses import LossConfig
 from ..core.model import Model, load_model, save_model
-from ._layers import current_plane, image_layers
+from ._layers import current_plane, fill_combo, image_layers, show_error, stop_when_destroyed
 from ._registry import denoise_widget_for
 from ._plot import FOREGROUND, PlotCanvas
 
@@ -150,7 +150,7 @@ class FinetuneWidget(QWidget):
         self.save_button.clicked.connect(self._choose_save_path)
         self.viewer.layers.events.inserted.connect(self._refresh_layers)
         self.viewer.layers.events.removed.connect(self._refresh_layers)
-        self.destroyed.connect(_stop_later(self))
+        stop_when_destroyed(self)
         self.add_pair()
 
     # ------------------------------------------------------------------ pairs
@@ -179,24 +179,11 @@ class FinetuneWidget(QWidget):
     def _refresh_layers(self, event=None) -> None:
         from napari.layers import Shapes
 
-        shapes = [layer.name for layer in self.viewer.layers if isinstance(layer, Shapes)]
-        current = self.areas.currentText()
-        self.areas.blockSignals(True)
-        self.areas.clear()
-        self.areas.addItems([NO_AREAS, *shapes])
-        if current in shapes:
-            self.areas.setCurrentText(current)
-        self.areas.blockSignals(False)
+        fill_combo(self.areas, [NO_AREAS, *(layer.name for layer in self.viewer.layers if isinstance(layer, Shapes))])
         names = [layer.name for layer in image_layers(self.viewer) if layer is not self.preview_layer]
         for row in self.rows:
-            for combo, extra in ((row.noisy, []), (row.reference, [NO_REFERENCE])):
-                current = combo.currentText()
-                combo.blockSignals(True)
-                combo.clear()
-                combo.addItems(extra + names)
-                if current in extra + names:
-                    combo.setCurrentText(current)
-                combo.blockSignals(False)
+            fill_combo(row.noisy, names)
+            fill_combo(row.reference, [NO_REFERENCE, *names])
 
     def set_pair(self, index: int, noisy: str, reference: str | None) -> None:
         """Choose the layers of pair ``index`` (adding rows as needed); ``reference=None``: self-supervised."""
@@ -402,24 +389,11 @@ class FinetuneWidget(QWidget):
         self.status.setText(f"saved {written} (+ {written.with_suffix('.json').name})")
 
     def _error(self, message: str) -> None:
-        from napari.utils.notifications import show_error
+        show_error(self.status, message)
 
-        self.status.setText(message)
-        show_error(message)
+    def _stop_work(self) -> None:
+        if self.tuner is not None:
+            self.tuner.stop()
+        if self.worker is not None:
+            self.worker.quit()
 
-
-def _stop_later(widget: FinetuneWidget):
-    """A slot for ``destroyed`` that does not hold the (deleted) widget: it stops a running training."""
-    holder = {"widget": widget}
-
-    def stop(*_):
-        w = holder.pop("widget", None)
-        if w is None:
-            return
-        tuner, worker = getattr(w, "tuner", None), getattr(w, "worker", None)
-        if tuner is not None:
-            tuner.stop()
-        if worker is not None:
-            worker.quit()
-
-    return stop
