@@ -250,7 +250,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
     from .core.losses import LossConfig
-    from .core.model import save_model
+    from .core.model import load_model, save_model
     from .core.train import SimDistribution, SimTrainConfig, iter_train_simulated
     from .core.unet import UNetConfig
 
@@ -262,6 +262,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     log.setLevel(logging.INFO)
     log.handlers[:] = [logging.FileHandler(log_path, mode="w")]
     log.handlers[0].setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    start = load_model(args.init) if args.init else None
     cfg = SimTrainConfig(
         steps=args.steps,
         batch=args.batch,
@@ -271,11 +272,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_seconds=args.minutes * 60 if args.minutes else None,
         distribution=SimDistribution(modalities=tuple(args.modalities)),
         loss=LossConfig.named(args.loss),
-        architecture=UNetConfig(depth=args.depth, base_channels=args.channels),
+        architecture=start.card.architecture if start else UNetConfig(depth=args.depth, base_channels=args.channels),
+        normalization=start.card.normalization if start else SimTrainConfig().normalization,
     )
     command = " ".join(shlex.quote(a) for a in [PLUGIN, *args.argv])
     log.info("command: %s", command)
     log.info("config: %s", json.dumps(cfg.to_dict()))
+    if start:
+        log.info("starting from %s (%s)", args.init, start.name)
     bar = _Bar("train")
     losses: list[float] = []
     curve: list[dict] = []
@@ -292,24 +296,26 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     try:
-        model = drive(iter_train_simulated(cfg, device=args.device), report)
+        model = drive(iter_train_simulated(cfg, model=start, device=args.device), report)
     finally:
         bar.close()
     wall = time.perf_counter() - t0
     result = model.card.training
     model.card.name = args.name
+    kinds = {"haadf": "HAADF-STEM (with scan artifacts)", "hrtem": "HRTEM (phase contrast through a CTF)"}
     model.card.description = args.description or (
-        "U-Net (the seed's Noise2Noise architecture) trained on the project's simulator: HAADF-STEM (with scan "
-        "artifacts) and HRTEM images of Au/Pt particles on amorphous carbon over wide ranges of pixel size, dose, "
-        "optics and detector; target: the noise- and artifact-free image."
+        f"U-Net (the seed's Noise2Noise architecture) trained on the project's simulator: {' and '.join(kinds[m] for m in cfg.distribution.modalities)} "
+        "images of Au/Pt particles on amorphous carbon over wide ranges of pixel size, dose, optics and detector; "
+        "target: the noise- and artifact-free image along the same scan."
     )
     model.card.trained_on = {
         "data": "napari_lowdose.core.simulate via napari_lowdose.core.train.SimDistribution",
         "distribution": cfg.to_dict()["distribution"],
-        "target": "noise- and artifact-free image in detector units",
+        "target": "noise- and artifact-free image in detector units, along the acquisition's scan (its stretch and jitter kept)",
     }
     model.card.training = {
         "command": command,
+        "started_from": None if start is None else {"name": start.name, "training": start.card.training},
         "seed": cfg.seed,
         "steps": result["steps"],
         "batch": cfg.batch,
@@ -460,6 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--modalities", nargs="+", default=["haadf", "hrtem"], choices=["haadf", "hrtem"])
     tr.add_argument("--depth", type=int, default=5, help="U-Net levels (default 5, the seed's)")
     tr.add_argument("--channels", type=int, default=48, help="U-Net base channels (default 48, the seed's)")
+    tr.add_argument("--init", type=Path, default=None, metavar="MODEL", help="start from this model's weights (and its architecture)")
     tr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     tr.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     tr.add_argument("--name", default="default")

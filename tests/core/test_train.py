@@ -50,6 +50,22 @@ def test_example_is_reproducible_and_target_is_in_detector_units():
     assert np.allclose(zero, acq.detector_offset)
 
 
+def test_target_follows_the_scan_geometry_but_carries_no_noise_or_intensity_artifacts():
+    from napari_lowdose.core.simulate import Acquisition, ScanArtifacts, SceneConfig
+
+    scene = SceneConfig(shape=(64, 96), pixel_size=2.0, island_size=40.0)
+    wobbly = Acquisition(dose=50.0, dwell_us=0.5, artifacts=ScanArtifacts(jitter_px=2.0), detector_gain=3.0, detector_offset=10.0)
+    noisy, along = simulate_example(scene, wobbly, 9)
+    _, straight = simulate_example(scene, wobbly, 9, along_scan=False)
+    assert not np.allclose(along, straight)  # the jitter moved the lines
+    # rows are shifted copies of the undistorted rows, not noisier versions of them
+    assert along.std() == pytest.approx(straight.std(), rel=0.05)
+    assert np.corrcoef(noisy.ravel(), along.ravel())[0, 1] > np.corrcoef(noisy.ravel(), straight.ravel())[0, 1]
+    # without scan geometry the two targets are the same image
+    plain = Acquisition(dose=50.0, artifacts=ScanArtifacts.none())
+    assert np.array_equal(simulate_example(scene, plain, 9)[1], simulate_example(scene, plain, 9, along_scan=False)[1])
+
+
 def test_training_lowers_the_loss_and_keeps_the_best_validation_weights():
     cfg = SimTrainConfig(steps=24, validate_every=4, lr=2e-3, seed=3, **TINY)
     records: list[TrainProgress] = []

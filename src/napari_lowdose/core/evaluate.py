@@ -3,7 +3,8 @@
 Every image is drawn with :data:`EVAL_SEED`, a seed never used in training. Scene details (coverage,
 particle size, texture, optics within the setting) vary per image; the setting fixes the modality,
 pixel size and dose. Methods are scored against the noise- and artifact-free target in detector units
-(:func:`~.train.clean_target`) after a least-squares affine intensity match (:func:`~.metrics.affine_match`),
+(:func:`~.train.clean_target`), along the acquisition's own scan (its stretch and line jitter kept, see
+:func:`~.simulate.scanned`: no denoiser can know one acquisition's jitter), after a least-squares affine intensity match (:func:`~.metrics.affine_match`),
 applied to every method alike, so that no method wins or loses by a gain or offset alone (e.g. the
 lower median intensity at short dwell). The Gaussian filter's sigma is chosen per image with the truth
 (an oracle that no real method has).
@@ -104,7 +105,7 @@ def score(x: np.ndarray, target: np.ndarray) -> tuple[float, float]:
 Method = Callable[[np.ndarray], np.ndarray]
 
 
-def evaluate(settings: list[EvalSetting], denoiser: Method, images: int = 6, seed: int = EVAL_SEED, on_image=None) -> list[dict]:
+def evaluate(settings: list[EvalSetting], denoiser: Method, images: int = 6, seed: int = EVAL_SEED, on_image=None, along_scan: bool = True) -> list[dict]:
     """Score noisy / oracle Gaussian / FFT mask (default cutoff) / ``denoiser`` on ``images`` per setting.
 
     Returns one dict per setting: mean PSNR (dB) and SSIM per method, the mean oracle sigma, and the
@@ -118,7 +119,7 @@ def evaluate(settings: list[EvalSetting], denoiser: Method, images: int = 6, see
         sigmas = []
         for i in range(images):
             scene, acq = setting.draw(rng)
-            noisy, target = simulate_example(scene, acq, int(rng.integers(2**31)))
+            noisy, target = simulate_example(scene, acq, int(rng.integers(2**31)), along_scan)
             gauss, sigma = best_gaussian(noisy, target)
             sigmas.append(sigma)
             outs = {"noisy": noisy, "gaussian": gauss, "fft_mask": fft_mask(noisy), "model": denoiser(noisy)}

@@ -25,7 +25,7 @@ from .errors import LowdoseError
 from .losses import LossConfig, make_loss
 from .metrics import psnr
 from .model import Model, Normalization
-from .simulate import Acquisition, HRTEMOptics, ScanArtifacts, SceneConfig, acquire, simulate_scene
+from .simulate import Acquisition, HRTEMOptics, ScanArtifacts, SceneConfig, acquire, scanned, simulate_scene
 from .unet import UNetConfig
 
 
@@ -123,11 +123,19 @@ def clean_target(truth: np.ndarray, scene: SceneConfig, acq: Acquisition) -> np.
     return (acq.detector_offset + acq.detector_gain * acq.electrons_per_pixel(scene.pixel_size) * truth).astype(np.float32)
 
 
-def simulate_example(scene: SceneConfig, acq: Acquisition, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(noisy ADU, clean target ADU), float32, for one scene and acquisition, reproducible from ``seed``."""
+def simulate_example(scene: SceneConfig, acq: Acquisition, seed: int, along_scan: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(noisy ADU, clean target ADU), float32, for one scene and acquisition, reproducible from ``seed``.
+
+    With ``along_scan`` (default) the target is the noise-free image along the same, distorted scan
+    (:func:`~.simulate.scanned`: the acquisition's stretch and line jitter, none of its noise or intensity
+    artifacts): a denoiser cannot know the jitter of one acquisition, so this is what it can be asked for.
+    Without it, the undistorted scene."""
     ss = np.random.SeedSequence(seed).spawn(2)
     truth = simulate_scene(scene, seed=int(ss[0].generate_state(1)[0]))
-    noisy = acquire(truth, scene.pixel_size, acq, seed=int(ss[1].generate_state(1)[0])).astype(np.float32)
+    acq_seed = int(ss[1].generate_state(1)[0])
+    noisy = acquire(truth, scene.pixel_size, acq, seed=acq_seed).astype(np.float32)
+    if along_scan:
+        truth = scanned(truth, acq, seed=acq_seed)
     return noisy, clean_target(truth, scene, acq)
 
 
