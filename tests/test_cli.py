@@ -270,7 +270,18 @@ def test_denoise_real_file_with_the_default_model(tmp_path, capsys, real_data):
     assert main(["denoise", str(real_data / "multi_signal.dm3"), "-o", str(tmp_path), "--device", "cpu"]) == 0
     (out,) = read_image(tmp_path / "multi_signal_denoised.tif")
     assert out.data.shape == (512, 512) and out.pixel_size == pytest.approx(0.177516, rel=1e-4)
-    assert "default" in capsys.readouterr().err  # the model's name is reported
+    assert "model 'haadf'" in capsys.readouterr().err  # the default, HAADF-STEM model, reported by name
+
+
+def test_denoise_with_a_bundled_model_by_name(tmp_path, capsys):
+    import numpy as np
+
+    from napari_lowdose.io import write_image
+
+    img = write_image(tmp_path / "i.tif", np.random.default_rng(0).poisson(20, (64, 80)).astype(np.uint16), pixel_size=1.0)
+    assert main(["denoise", str(img), "-o", str(tmp_path / "o"), "--model", "hrtem", "--device", "cpu"]) == 0
+    assert "model 'hrtem'" in capsys.readouterr().err
+    assert (tmp_path / "o" / "i_denoised.tif").is_file()
 
 
 def test_train_writes_a_loadable_model_card_and_log(tmp_path, capsys):
@@ -291,6 +302,12 @@ def test_train_writes_a_loadable_model_card_and_log(tmp_path, capsys):
     assert "validation PSNR" in out.with_suffix(".log").read_text()
     assert main(["train", "-o", str(out), "--patch", "33"]) == EXIT_ERROR
     assert "multiple of 32" in capsys.readouterr().err
+    # --init continues from a model: its architecture, and the card says where it started
+    more = tmp_path / "m2"
+    assert main(["train", "-o", str(more), "--init", str(out.with_suffix(".safetensors")), "--steps", "1", "--batch", "1", "--patch", "32", "--modalities", "hrtem"]) == 0
+    card2 = json.loads(more.with_suffix(".json").read_text())
+    assert card2["architecture"]["depth"] == 2 and card2["training"]["started_from"]["training"]["steps"] == 2
+    assert "HRTEM" in card2["description"] and "HAADF" not in card2["description"]
 
 
 def _tiny_base(tmp_path):

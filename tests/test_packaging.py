@@ -33,10 +33,12 @@ def test_wheel_contains_manifest_and_sample_data(wheel):
     assert "napari_lowdose/napari.yaml" in names
     for name in ("gold_islands_1us.tif", "gold_islands_4us.tif", "sample.json"):
         assert f"napari_lowdose/sample_data/{name}" in names
-    for name in ("default.safetensors", "default.json"):  # the default model ships, nothing is downloaded
-        assert f"napari_lowdose/models/{name}" in names
-    size = zipfile.ZipFile(wheel).getinfo("napari_lowdose/models/default.safetensors").file_size
-    assert size <= 10_000_000
+    weights = 0
+    for model in ("haadf", "hrtem"):  # the bundled models ship, nothing is downloaded
+        for ext in ("safetensors", "json"):
+            assert f"napari_lowdose/models/{model}.{ext}" in names
+        weights += zipfile.ZipFile(wheel).getinfo(f"napari_lowdose/models/{model}.safetensors").file_size
+    assert weights <= 10_000_000
     manifest = zipfile.ZipFile(wheel).read("napari_lowdose/napari.yaml").decode()
     assert manifest == (ROOT / "napari.yaml").read_text()
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

@@ -5,7 +5,8 @@ Public API (imported lazily, so loading the plugin manifest stays fast):
 - ``resolution(image, pixel_size=None)`` -> :class:`~napari_lowdose.core.spectrum.ResolutionReport`
 - ``fft_mask(image, keep=0.65, notch=False)`` -> low-passed float32 image
 - ``denoise(image, model=None, tile=None, overlap=None, device="auto")`` -> float32, input's shape
-- ``load_model(path=None)``: a safetensors model + JSON card (None: the bundled default)
+- ``load_model(path=None)``: a safetensors model + JSON card (None: the bundled HAADF-STEM model;
+  ``"haadf"`` / ``"hrtem"``: a bundled model by name)
 - ``read_image(path)`` / ``write_image(path, data, pixel_size)``: files with their pixel size (Å)
 """
 

@@ -263,6 +263,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     log.handlers[:] = [logging.FileHandler(log_path, mode="w")]
     log.handlers[0].setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     start = load_model(args.init) if args.init else None
+    started_from = None if start is None else {"model": str(args.init), "name": start.name, "training": dict(start.card.training)}
     cfg = SimTrainConfig(
         steps=args.steps,
         batch=args.batch,
@@ -315,7 +316,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     model.card.training = {
         "command": command,
-        "started_from": None if start is None else {"name": start.name, "training": start.card.training},
+        "started_from": started_from,
         "seed": cfg.seed,
         "steps": result["steps"],
         "batch": cfg.batch,
@@ -448,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     dn = sub.add_parser("denoise", help="denoise files with the U-Net (tiled), writing OUTDIR/<stem>_denoised.tif")
     dn.add_argument("files", nargs="+", type=Path)
     dn.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
-    dn.add_argument("--model", type=Path, default=None, help="NAME.safetensors with NAME.json (default: the bundled model)")
+    dn.add_argument("--model", default=None, help="haadf (the default) or hrtem: a bundled model; or a file NAME.safetensors with NAME.json")
     dn.add_argument("--tile", type=int, default=None, help="tile size in pixels (default: chosen for the device)")
     dn.add_argument("--overlap", type=int, default=None, help="overlap between tiles in pixels")
     dn.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
@@ -466,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--modalities", nargs="+", default=["haadf", "hrtem"], choices=["haadf", "hrtem"])
     tr.add_argument("--depth", type=int, default=5, help="U-Net levels (default 5, the seed's)")
     tr.add_argument("--channels", type=int, default=48, help="U-Net base channels (default 48, the seed's)")
-    tr.add_argument("--init", type=Path, default=None, metavar="MODEL", help="start from this model's weights (and its architecture)")
+    tr.add_argument("--init", default=None, metavar="MODEL", help="start from this model's weights and architecture (haadf, hrtem or a file)")
     tr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     tr.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     tr.add_argument("--name", default="default")
@@ -477,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--noisy", type=Path, action="append", required=True, help="noisy (short-dwell) image; repeat for several pairs")
     ft.add_argument("--reference", type=Path, action="append", default=[], help="reference (long-dwell) image of the same area, one per --noisy")
     ft.add_argument("-o", "--output", type=Path, required=True, help="MODEL.safetensors (a MODEL.json card is written beside it)")
-    ft.add_argument("--base", type=Path, default=None, help="model to start from (default: the bundled model)")
+    ft.add_argument("--base", default=None, help="model to start from: haadf (the default) or hrtem, bundled; or NAME.safetensors")
     ft.add_argument("--minutes", type=float, default=None, help="training time (default 3 unless --steps is given)")
     ft.add_argument("--steps", type=int, default=None)
     ft.add_argument("--self-supervised", action="store_true", help="no reference: blind-spot training with a Poisson likelihood for counts")

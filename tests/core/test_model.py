@@ -100,3 +100,14 @@ def test_normalisation_is_robust_and_handles_flat_images():
     assert 70 < off < 80 and 40 < scale < 50
     off, scale = Normalization().stats(np.full((10, 10), 5.0))
     assert off == 5.0 and scale == 1.0
+
+
+def test_bundled_models_by_name():
+    from napari_lowdose.core.model import BUNDLED_MODELS, DEFAULT_MODEL
+
+    for name in BUNDLED_MODELS:
+        model = load_model(name)
+        assert model.name == name and model.path.name == f"{name}.safetensors"
+    assert load_model(None).name == DEFAULT_MODEL
+    with pytest.raises(ModelFileError, match="not found"):
+        load_model("cryo")  # neither a bundled name nor a file

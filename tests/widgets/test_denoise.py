@@ -126,7 +126,8 @@ def test_bad_models_and_layers_give_messages(qtbot, setup, tmp_path, small_model
     torch.save({"w": torch.zeros(1)}, tmp_path / "evil.pt")
     assert not widget.set_model(str(tmp_path / "evil.pt"))
     assert "pickled" in widget.status.text()
-    assert widget.model is small_model  # the previous model stays
+    assert widget.model is small_model  # the previous model stays, and the list shows it
+    assert widget.model_combo.currentData() is small_model
     path = save_model(small_model, tmp_path / "ok")
     assert widget.set_model(str(path)) and widget.model.path == path
     viewer.add_image(np.zeros((32, 32, 3), np.uint8), name="rgb", rgb=True)
@@ -139,3 +140,15 @@ def test_bad_models_and_layers_give_messages(qtbot, setup, tmp_path, small_model
     widget.layer_combo.setCurrentText("nan")
     widget.run()
     qtbot.waitUntil(lambda: "NaN/Inf" in widget.status.text(), timeout=30000)
+
+
+def test_choose_a_bundled_model_in_the_list(qtbot, setup, small_model):
+    _, widget, _ = setup
+    labels = [widget.model_combo.itemText(i) for i in range(widget.model_combo.count())]
+    assert labels[:2] == ["HAADF-STEM (bundled, default)", "HRTEM (bundled)"]
+    assert labels[2].startswith("small test model")  # set_model added it
+    widget.model_combo.setCurrentIndex(1)
+    widget.model_combo.activated.emit(1)
+    assert widget.model.name == "hrtem" and "hrtem" in widget.model_label.text()
+    assert widget.set_model(None) and widget.model.name == "haadf" and widget.model_combo.currentIndex() == 0
+    assert widget.set_model(small_model) and widget.model_combo.count() == 3  # no duplicate entry

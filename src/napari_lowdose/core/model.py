@@ -26,6 +26,9 @@ from .files import default_file_mode
 from .unet import UNet, UNetConfig
 
 FORMAT = "napari-lowdose-model/1"
+#: models shipped in the package (``napari_lowdose/models/NAME.safetensors``), one per modality
+BUNDLED_MODELS = {"haadf": "HAADF-STEM", "hrtem": "HRTEM"}
+DEFAULT_MODEL = "haadf"  #: what ``load_model(None)`` (and ``denoise(model=None)``) uses
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin", ".tar")
 
 
@@ -130,9 +133,16 @@ def weights_path(path: str | os.PathLike) -> Path:
     return Path(path).with_suffix(".safetensors")
 
 
+def bundled_model_path(name: str = DEFAULT_MODEL) -> Path:
+    """A model shipped in the package: ``"haadf"`` or ``"hrtem"`` (see :data:`BUNDLED_MODELS`)."""
+    if name not in BUNDLED_MODELS:
+        raise ModelFileError(f"no bundled model {name!r}; the bundled models are {', '.join(BUNDLED_MODELS)}")
+    return Path(str(resources.files("napari_lowdose").joinpath("models", f"{name}.safetensors")))
+
+
 def default_model_path() -> Path:
-    """The bundled default model (``napari_lowdose/models/default.safetensors``)."""
-    return Path(str(resources.files("napari_lowdose").joinpath("models", "default.safetensors")))
+    """The model ``load_model(None)`` loads: the bundled HAADF-STEM model."""
+    return bundled_model_path(DEFAULT_MODEL)
 
 
 def _is_safetensors(head: bytes, size: int) -> bool:
@@ -160,14 +170,19 @@ def _looks_pickled(path: Path) -> bool:
 
 
 def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> Model:
-    """Load ``NAME.safetensors`` + ``NAME.json`` (either name may be given); ``None``: the default model.
+    """Load ``NAME.safetensors`` + ``NAME.json`` (either name may be given); ``None``: the default model;
+    ``"haadf"`` or ``"hrtem"`` (not an existing file): that bundled model.
 
     Raises :class:`ModelFileError` with one sentence for a missing, pickled, corrupt or mismatched file.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    path = default_model_path() if path is None else Path(path)
+    if path is None:
+        path = default_model_path()
+    elif str(path) in BUNDLED_MODELS and not Path(path).exists():
+        path = bundled_model_path(str(path))
+    path = Path(path)
     if path.suffix.lower() in PICKLE_SUFFIXES or (path.exists() and path.suffix.lower() not in (".json", ".safetensors") and _looks_pickled(path)):
         raise ModelFileError(
             f"{path.name} is a pickled PyTorch file; napari-lowdose only loads safetensors weights with a JSON "

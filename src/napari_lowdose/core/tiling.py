@@ -334,7 +334,8 @@ def iter_denoise(image, model: Model | None = None, tile=None, overlap=None, dev
 
 
 def denoise(image, model: Model | str | None = None, tile: int | None = None, overlap: int | None = None, device: str = "auto") -> np.ndarray:
-    """Denoise ``image`` (2-D or nD, numpy or dask) with ``model`` (None: the bundled default; or a path).
+    """Denoise ``image`` (2-D or nD, numpy or dask) with ``model``: None: the bundled default (HAADF-STEM);
+    ``"haadf"`` or ``"hrtem"``: that bundled model; a file path; or a :class:`~.model.Model`.
 
     Returns float32 of the input's shape. ``tile=None`` picks a tile for the device; a tile larger
     than the image means one pass.

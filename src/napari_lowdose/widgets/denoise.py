@@ -25,7 +25,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..core.errors import LowdoseError
-from ..core.model import Model, load_model
+from ..core.model import BUNDLED_MODELS, DEFAULT_MODEL, Model, load_model
 from ..core.tiling import TiledDenoiser
 from ._layers import refresh_layer_combo, show_error, stop_when_destroyed
 from ._registry import register_denoise_widget
@@ -77,17 +77,21 @@ class DenoiseWidget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.model: Model | None = None
+        self._model_index = 0
         self.worker = None
         self.output_layer = None
         self._bar = None
         self._linked: list = []
 
         self.layer_combo = QComboBox()
+        self.model_combo = QComboBox()
+        for key, label in BUNDLED_MODELS.items():
+            self.model_combo.addItem(f"{label} (bundled{', default' if key == DEFAULT_MODEL else ''})", key)
+        self.model_combo.setToolTip("the bundled model for your kind of image; Load… adds a model file (e.g. a fine-tuned one)")
         self.model_label = QLabel()
         self.model_label.setWordWrap(True)
         self.load_button = QPushButton("Load…")
         self.load_button.setToolTip("Load a model: NAME.safetensors with NAME.json beside it (pickled .pt files are refused)")
-        self.default_button = QPushButton("Default")
         self.tile = QSpinBox()
         self.tile.setRange(0, 16384)
         self.tile.setSingleStep(32)
@@ -109,8 +113,8 @@ class DenoiseWidget(QWidget):
         form = QFormLayout()
         form.addRow("input", self.layer_combo)
         model_row = QHBoxLayout()
+        model_row.addWidget(self.model_combo, 1)
         model_row.addWidget(self.load_button)
-        model_row.addWidget(self.default_button)
         form.addRow("model", model_row)
         form.addRow("", self.model_label)
         form.addRow("tile", self.tile)
@@ -129,7 +133,7 @@ class DenoiseWidget(QWidget):
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.cancel)
         self.load_button.clicked.connect(self._choose_model_file)
-        self.default_button.clicked.connect(lambda: self.set_model(None))
+        self.model_combo.activated.connect(lambda index: self.set_model(self.model_combo.itemData(index)))
         self.side_by_side.toggled.connect(self._side_by_side)
         self.viewer.layers.events.inserted.connect(self._refresh_layers)
         self.viewer.layers.events.removed.connect(self._refresh_layers)
@@ -141,14 +145,24 @@ class DenoiseWidget(QWidget):
 
     # ------------------------------------------------------------------- model
     def set_model(self, model: Model | str | None) -> bool:
-        """Use ``model`` (a Model, a path, or None for the bundled default); False if it cannot load."""
+        """Use ``model``: a Model, a file path, ``"haadf"``/``"hrtem"`` (bundled), or None (the default).
+        False if it cannot load; the previous model then stays."""
         try:
-            self.model = model if isinstance(model, Model) else load_model(model)
+            loaded = model if isinstance(model, Model) else load_model(model)
         except LowdoseError as exc:
             self._error(str(exc))
+            self.model_combo.setCurrentIndex(self._model_index)  # show the model that stays
             return False
-        self.model_label.setText(_card_text(self.model))
-        self.model_label.setToolTip(self.model.card.to_json())
+        key = model if isinstance(model, str) and model in BUNDLED_MODELS else (DEFAULT_MODEL if model is None else loaded)
+        index = self.model_combo.findData(key)
+        if index < 0:  # a loaded or fine-tuned model gets its own entry
+            path = f" ({loaded.path.name})" if loaded.path is not None else ""
+            self.model_combo.addItem(f"{loaded.name}{path}", loaded)
+            index = self.model_combo.count() - 1
+        self.model_combo.setCurrentIndex(index)
+        self.model, self._model_index = loaded, index
+        self.model_label.setText(_card_text(loaded))
+        self.model_label.setToolTip(loaded.card.to_json())
         return True
 
     def _choose_model_file(self) -> None:

@@ -98,7 +98,9 @@ class FinetuneWidget(QWidget):
         self.lr.setSingleStep(1e-5)
         self.lr.setValue(1e-4)
         self.start_from = QComboBox()
-        self.start_from.addItems(["current model (Denoise panel)", "bundled default"])
+        self.start_from.addItem("current model (Denoise panel)", None)
+        self.start_from.addItem("bundled HAADF-STEM", "haadf")
+        self.start_from.addItem("bundled HRTEM", "hrtem")
         self.areas = QComboBox()
         self.areas.setToolTip("a Shapes layer: its first rectangle is the training area, its second (optional) the "
                               "held-out validation area; without a second one, the bottom strip of the first is held out")
@@ -250,7 +252,7 @@ class FinetuneWidget(QWidget):
         denoiser = denoise_widget_for(self.viewer)
         if self.start_from.currentIndex() == 0 and denoiser is not None and denoiser.model is not None:
             return denoiser.model
-        return load_model(None)
+        return load_model(self.start_from.currentData() or None)
 
     def train(self) -> None:
         if self.worker is not None:
