@@ -2,7 +2,16 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from napari_lowdose.core.evaluate import EvalSetting, best_gaussian, evaluate, markdown_table, out_of_distribution_settings, score, standard_settings
+from napari_lowdose.core.evaluate import (
+    EvalSetting,
+    best_gaussian,
+    evaluate,
+    markdown_table,
+    oracle_wiener,
+    out_of_distribution_settings,
+    score,
+    standard_settings,
+)
 from napari_lowdose.core.train import SimDistribution
 
 
@@ -18,6 +27,17 @@ def test_oracle_gaussian_finds_the_best_sigma():
         assert score(ndimage.gaussian_filter(noisy, s), truth)[0] <= score(out, truth)[0] + 1e-9
 
 
+def test_oracle_wiener_is_the_best_linear_filter_for_a_known_spectrum():
+    rng = np.random.default_rng(2)
+    truth = ndimage.gaussian_filter(rng.standard_normal((128, 128)), 3.0, mode="wrap") * 40 + 100
+    noisy = truth + rng.normal(0, 2.0, truth.shape)
+    wiener = oracle_wiener(noisy, truth)
+    gauss, _ = best_gaussian(noisy, truth)
+    assert score(wiener, truth)[0] > score(noisy, truth)[0] + 3
+    assert score(wiener, truth)[0] >= score(gauss, truth)[0] - 0.1  # no linear filter does clearly better
+    assert np.allclose(oracle_wiener(truth, truth), truth, atol=1e-6 * truth.max())  # nothing to remove
+
+
 def test_scores_ignore_gain_and_offset():
     truth = np.linspace(0, 1, 64 * 64).reshape(64, 64)
     p, s = score(3 * truth + 5, truth)
@@ -30,6 +50,7 @@ def test_evaluate_rows_and_table_on_a_tiny_setting():
     assert [r["dose_e_per_A2"] for r in rows] == [0.1, 10.0]
     for r in rows:
         assert r["gaussian_psnr"] >= r["noisy_psnr"]  # the oracle includes near-identity sigmas
+        assert r["wiener_psnr"] > r["noisy_psnr"]
         assert len(r["model_psnr_each"]) == 2
     assert rows[1]["noisy_psnr"] > rows[0]["noisy_psnr"]  # same scenes, more dose
     table = markdown_table(rows)

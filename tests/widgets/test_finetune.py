@@ -133,3 +133,12 @@ def test_shapes_layer_marks_training_and_validation_areas(qtbot, setup):
         pass
     assert ft.tuner._val[0][0].shape == (50, 160) and ft.tuner.val_origin == [(150, 20)]
     assert ft.tuned is not None
+
+
+def test_start_from_the_denoise_panels_model_or_a_bundled_one(setup):
+    _, den, ft, _ = setup
+    assert ft._base_model() is den.model  # the Denoise panel's current model ("tiny")
+    ft.start_from.setCurrentIndex(ft.start_from.findData("hrtem"))
+    assert ft._base_model().name == "hrtem"
+    ft.start_from.setCurrentIndex(ft.start_from.findData("haadf"))
+    assert ft._base_model().name == "haadf"

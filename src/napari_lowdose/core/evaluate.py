@@ -96,6 +96,19 @@ def best_gaussian(noisy: np.ndarray, target: np.ndarray, sigmas=GAUSSIAN_SIGMAS)
     return best, best_sigma
 
 
+def oracle_wiener(noisy: np.ndarray, target: np.ndarray, smooth: int = 5) -> np.ndarray:
+    """The best *linear* filter for this image, built with the truth (an oracle): Wiener's S / (S + N),
+    with S the power spectrum of the (gain-matched) target and N that of the actual noise, each
+    smoothed over ``smooth`` x ``smooth`` frequency bins. An upper bound for linear denoisers."""
+    x, t = noisy.astype(np.float64), target.astype(np.float64)
+    gain = float(np.cov(t.ravel(), x.ravel())[0, 1] / max(np.var(t), 1e-30))
+    signal = np.fft.fft2(gain * (t - t.mean()))
+    noise = np.fft.fft2((x - x.mean()) - gain * (t - t.mean()))
+    s = ndimage.uniform_filter(np.abs(signal) ** 2, smooth, mode="wrap")
+    n = ndimage.uniform_filter(np.abs(noise) ** 2, smooth, mode="wrap")
+    return np.real(np.fft.ifft2(np.fft.fft2(x - x.mean()) * s / np.maximum(s + n, 1e-30))) + x.mean()
+
+
 def score(x: np.ndarray, target: np.ndarray) -> tuple[float, float]:
     """(PSNR dB, SSIM) of ``x`` after the affine intensity match, peak = the target's range."""
     matched = affine_match(x, target)
@@ -107,7 +120,8 @@ Method = Callable[[np.ndarray], np.ndarray]
 
 
 def evaluate(settings: list[EvalSetting], denoiser: Method, images: int = 6, seed: int = EVAL_SEED, on_image=None, along_scan: bool = True) -> list[dict]:
-    """Score noisy / oracle Gaussian / FFT mask (default cutoff) / ``denoiser`` on ``images`` per setting.
+    """Score noisy / oracle Gaussian / oracle Wiener / FFT mask (default cutoff) / ``denoiser`` on ``images``
+    per setting.
 
     Returns one dict per setting: mean PSNR (dB) and SSIM per method, the mean oracle sigma, and the
     per-image PSNRs of the model and of the Gaussian."""
@@ -116,14 +130,14 @@ def evaluate(settings: list[EvalSetting], denoiser: Method, images: int = 6, see
         # the same scenes (and noise seeds) at every dose of a setting, whatever else is evaluated with it:
         # rows differ by the dose alone
         rng = np.random.default_rng([seed, zlib.crc32(setting.name.encode())])
-        per = {m: [] for m in ("noisy", "gaussian", "fft_mask", "model")}
+        per = {m: [] for m in ("noisy", "gaussian", "wiener", "fft_mask", "model")}
         sigmas = []
         for i in range(images):
             scene, acq = setting.draw(rng)
             noisy, target = simulate_example(scene, acq, int(rng.integers(2**31)), along_scan)
             gauss, sigma = best_gaussian(noisy, target)
             sigmas.append(sigma)
-            outs = {"noisy": noisy, "gaussian": gauss, "fft_mask": fft_mask(noisy), "model": denoiser(noisy)}
+            outs = {"noisy": noisy, "gaussian": gauss, "wiener": oracle_wiener(noisy, target), "fft_mask": fft_mask(noisy), "model": denoiser(noisy)}
             for m, out in outs.items():
                 per[m].append(score(out, target))
             if on_image is not None:
@@ -142,12 +156,13 @@ def evaluate(settings: list[EvalSetting], denoiser: Method, images: int = 6, see
 
 
 def markdown_table(rows: list[dict]) -> str:
-    head = "| setting | dose e⁻/Å² (e⁻/px) | noisy | oracle Gaussian (σ px) | FFT mask | model | model − Gaussian |\n|---|---|---|---|---|---|---|\n"
+    head = ("| setting | dose e⁻/Å² (e⁻/px) | noisy | oracle Gaussian (σ px) | oracle Wiener | FFT mask | model | model − Gaussian |\n"
+            "|---|---|---|---|---|---|---|---|\n")
     lines = []
     for r in rows:
         cell = lambda m: f"{r[m + '_psnr']:.2f} / {r[m + '_ssim']:.3f}"  # noqa: E731
         lines.append(
-            f"| {r['setting']} | {r['dose_e_per_A2']:g} ({r['electrons_per_pixel']:g}) | {cell('noisy')} | {cell('gaussian')} ({r['gaussian_sigma_px']:g}) "
+            f"| {r['setting']} | {r['dose_e_per_A2']:g} ({r['electrons_per_pixel']:g}) | {cell('noisy')} | {cell('gaussian')} ({r['gaussian_sigma_px']:g}) | {cell('wiener')} "
             f"| {cell('fft_mask')} | **{cell('model')}** | {r['model_psnr'] - r['gaussian_psnr']:+.2f} dB |"
         )
     return head + "\n".join(lines)
