@@ -1,5 +1,5 @@
 """docs/images/real-sto-denoised.png: a 256 x 256 crop of the real Velox HAADF image Acquisition_18.emd
-(../shared/real-data), raw and denoised with the bundled default model, side by side.
+(../shared/real-data), raw and denoised with the bundled default (HAADF-STEM) model, side by side.
 
     python scripts/real_example.py [PATH_TO_Acquisition_18.emd]
 """
@@ -27,7 +27,7 @@ def main() -> None:
     raw = np.asarray(image.data, np.float32)[:256, :256]
     out = denoise(raw, device="cpu")
     fig, axes = plt.subplots(1, 2, figsize=(8, 4.2))
-    for ax, img, title in zip(axes, (raw, out), ("raw", "denoised (default model)")):
+    for ax, img, title in zip(axes, (raw, out), ("raw", "denoised (HAADF-STEM model)")):
         lo, hi = np.percentile(img, [0.5, 99.5])
         ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
         ax.set_title(f"{title}, {image.pixel_size:.3f} Å/px")
