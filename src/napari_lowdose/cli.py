@@ -467,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--modalities", nargs="+", default=["haadf", "hrtem"], choices=["haadf", "hrtem"])
     tr.add_argument("--depth", type=int, default=5, help="U-Net levels (default 5, the seed's)")
     tr.add_argument("--channels", type=int, default=48, help="U-Net base channels (default 48, the seed's)")
-    tr.add_argument("--init", default=None, metavar="MODEL", help="start from this model's weights and architecture (haadf, hrtem or a file)")
+    tr.add_argument("--init", default=None, metavar="MODEL", help="start from this model's weights and architecture (haadf, hrtem or a file; --depth and --channels are then not used)")
     tr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     tr.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     tr.add_argument("--name", default="default")
