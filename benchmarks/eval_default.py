@@ -119,9 +119,11 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
     if args.update_card:
-        slim = lambda rs, m: [{k: v for k, v in r.items() if not k.endswith("_each")} for r in rs if r["modality"] == m]  # noqa: E731
-        for modality, model in models.items():
-            model.card.metrics = {**model.card.metrics, "held_out": {**result, "in_distribution": slim(rows, modality), "out_of_distribution": slim(ood, modality),
+        # one card per model file, with the rows of every modality that model was scored on
+        slim = lambda rs, ms: [{k: v for k, v in r.items() if not k.endswith("_each")} for r in rs if r["modality"] in ms]  # noqa: E731
+        for model in {id(m): m for m in models.values()}.values():
+            modalities = [k for k, m in models.items() if m is model]
+            model.card.metrics = {**model.card.metrics, "held_out": {**result, "in_distribution": slim(rows, modalities), "out_of_distribution": slim(ood, modalities),
                                   "scoring": "PSNR dB (peak = truth range) and SSIM after a least-squares affine match to the noise-free target along the scan",
                                   "script": "benchmarks/eval_default.py"}}
             save_model(model, model.path)
