@@ -216,6 +216,15 @@ def test_denoise_writes_float32_with_pixel_size(tmp_path, capsys, small_model_fi
     captured = capsys.readouterr()
     assert "wrote" in captured.out and "[" in captured.err  # a progress bar on stderr
 
+    assert main(["denoise", str(a), "-o", str(tmp_path / "flips"), "--model", str(small_model_file), "--tile", "64", "--flips", "4"]) == 0
+    assert "averaged over 4 flips" in capsys.readouterr().err
+    (df,) = read_image(tmp_path / "flips" / "a_denoised.tif")
+    from napari_lowdose.core.model import load_model
+    from napari_lowdose.core.tiling import denoise
+
+    expected = denoise(read_image(a)[0].data, load_model(small_model_file), tile=64, flips=4, device="auto")
+    np.testing.assert_allclose(df.data, expected, rtol=1e-5, atol=1e-4)
+
 
 def test_denoise_reports_a_failing_file_and_goes_on(tmp_path, capsys, small_model_file):
     import numpy as np

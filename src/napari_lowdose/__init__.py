@@ -4,7 +4,8 @@ Public API (imported lazily, so loading the plugin manifest stays fast):
 
 - ``resolution(image, pixel_size=None)`` -> :class:`~napari_lowdose.core.spectrum.ResolutionReport`
 - ``fft_mask(image, keep=0.65, notch=False)`` -> low-passed float32 image
-- ``denoise(image, model=None, tile=None, overlap=None, device="auto")`` -> float32, input's shape
+- ``denoise(image, model=None, tile=None, overlap=None, device="auto", flips=1)`` -> float32, input's shape
+  (``flips`` 2 or 4: averaged over flipped copies, 2x or 4x the time)
 - ``load_model(path=None)``: a safetensors model + JSON card (None: the bundled HAADF-STEM model;
   ``"haadf"`` / ``"hrtem"``: a bundled model by name)
 - ``read_image(path)`` / ``write_image(path, data, pixel_size)``: files with their pixel size (Å)

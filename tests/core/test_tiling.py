@@ -178,3 +178,26 @@ def test_generator_form_and_public_api(small_model, tmp_path):
     out = napari_lowdose.denoise(image, str(tmp_path / "small.safetensors"), tile=32, overlap=8)
     np.testing.assert_allclose(out, denoise(image, small_model, tile=32, overlap=8), rtol=1e-5, atol=1e-6)
     assert napari_lowdose.load_model(tmp_path / "small").card.architecture == small_model.card.architecture
+
+
+def _flip(a, k):
+    a = a[:, ::-1] if k & 1 else a
+    return a[::-1] if k & 2 else a
+
+
+def test_flips_average_the_unflipped_predictions(small_model):
+    image = np.random.default_rng(5).random((64, 64)).astype(np.float32)
+    plain = {k: _flip(denoise(np.ascontiguousarray(_flip(image, k)), small_model, tile=4096, device="cpu"), k) for k in range(4)}
+    assert np.abs(plain[0] - plain[1]).max() > 1e-3  # the random model is not flip-equivariant by itself
+    np.testing.assert_allclose(denoise(image, small_model, tile=4096, device="cpu", flips=2), (plain[0] + plain[2]) / 2, atol=1e-5)
+    np.testing.assert_allclose(denoise(image, small_model, tile=4096, device="cpu", flips=4), sum(plain.values()) / 4, atol=1e-5)
+
+
+def test_flips_make_the_tiled_result_flip_equivariant(small_model):
+    image = np.random.default_rng(6).random((128, 128)).astype(np.float32)  # a multiple of 32: no padding
+    out = denoise(image, small_model, tile=64, overlap=32, device="cpu", flips=4)
+    for k in (1, 2, 3):
+        flipped = denoise(np.ascontiguousarray(_flip(image, k)), small_model, tile=64, overlap=32, device="cpu", flips=4)
+        np.testing.assert_allclose(_flip(flipped, k), out, atol=1e-5)
+    with pytest.raises(LowdoseError, match="flips"):
+        TiledDenoiser(small_model, flips=3)

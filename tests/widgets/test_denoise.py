@@ -44,6 +44,18 @@ def test_run_adds_denoised_layer_with_scale_and_translate(qtbot, setup, small_mo
     assert widget.run_button.isEnabled() and not widget.cancel_button.isEnabled()
 
 
+def test_average_over_flips(qtbot, setup, small_model):
+    viewer, widget, data = setup
+    widget.flips.setCurrentIndex(widget.flips.findData(4))
+    widget.run()
+    assert "4 flips" in widget.status.text()
+    with qtbot.waitSignal(widget.worker.finished, timeout=30000):
+        pass
+    expected = denoise(data, small_model, tile=64, overlap=16, device="cpu", flips=4)
+    np.testing.assert_allclose(viewer.layers["noisy denoised"].data, expected, rtol=1e-5, atol=1e-4)
+    assert np.abs(expected - denoise(data, small_model, tile=64, overlap=16, device="cpu")).max() > 1e-4
+
+
 def test_result_fills_in_progressively_off_the_gui_thread(qtbot, setup, monkeypatch):
     from napari_lowdose.core import tiling
     from napari_lowdose.widgets import denoise as denoise_widget

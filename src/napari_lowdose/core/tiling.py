@@ -12,6 +12,9 @@
 * nD data are done plane by plane over the last two axes; a dask array is read one plane at a time.
 * :class:`TiledDenoiser` ``.run(image)`` is a generator that yields a :class:`DenoiseProgress` after
   every batch (a progress tick and a cancel point); ``.partial()`` gives the result so far.
+* ``flips`` 2 or 4 average each tile's prediction over flipped copies (a self-ensemble; the models were
+  trained with the same flips): 2 adds the up-down flip, which keeps the fast-scan direction; 4 adds the
+  left-right ones. 2 or 4 times the work.
 * Device ``auto``: CUDA, then Apple MPS, then CPU. channels_last everywhere; on CUDA bf16 (fp16 where
   bf16 is missing) autocast; on out-of-memory the batch, then the tile, is halved and the plane retried.
 """
@@ -31,6 +34,8 @@ from .model import Model, load_model
 from .progress import drive
 
 MIN_TILE = 32
+FLIPS = (1, 2, 4)  #: allowed ``flips``: 1 = none, 2 = + up-down, 4 = + left-right and both
+_FLIP_DIMS = ((), (2,), (3,), (2, 3))  #: NCHW dims flipped by each copy, in the order they are added
 
 
 # ------------------------------------------------------------------------------------- devices
@@ -184,7 +189,8 @@ class TiledDenoiser:
 
     ``tile``/``overlap``/``batch`` ``None`` pick values for the device (:func:`default_tiling`);
     ``tile`` larger than the image means one pass. ``precision``: ``auto`` (bf16/fp16 autocast on
-    CUDA, fp32 elsewhere), ``fp32``, ``bf16`` or ``fp16``.
+    CUDA, fp32 elsewhere), ``fp32``, ``bf16`` or ``fp16``. ``flips`` (1, 2 or 4): average each tile's
+    prediction over that many flipped copies (2: + up-down, which keeps the fast-scan axis; 4: + left-right).
     """
 
     def __init__(
@@ -195,7 +201,11 @@ class TiledDenoiser:
         batch: int | None = None,
         device: str | torch.device = "auto",
         precision: str = "auto",
+        flips: int = 1,
     ) -> None:
+        if flips not in FLIPS:
+            raise LowdoseError(f"flips must be one of {FLIPS}, got {flips!r}")
+        self.flips = int(flips)
         self.device = pick_device(device)
         self.model = model if model is not None else load_model(None)
         d_tile, d_overlap, d_batch = default_tiling(self.device)
@@ -310,8 +320,14 @@ class TiledDenoiser:
         x /= np.float32(scale)
         t = torch.from_numpy(x[:, None]).to(self.device).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), self._autocast():
-            y = self.net.predict(t)
-        y = y.float().cpu().numpy()[:, 0]
+            y = None
+            for dims in _FLIP_DIMS[: self.flips]:
+                p = self.net.predict(torch.flip(t, dims) if dims else t).float()
+                p = torch.flip(p, dims) if dims else p
+                y = p if y is None else y.add_(p)
+            if self.flips > 1:
+                y /= self.flips
+        y = y.cpu().numpy()[:, 0]
         for (y0, x0, wy, wx), pred in zip(tiles, y):
             acc[y0 : y0 + size_y, x0 : x0 + size_x] += pred * wy[:, None] * wx[None, :]
 
@@ -328,18 +344,19 @@ class TiledDenoiser:
         return out
 
 
-def iter_denoise(image, model: Model | None = None, tile=None, overlap=None, device="auto", batch=None, precision="auto"):
+def iter_denoise(image, model: Model | None = None, tile=None, overlap=None, device="auto", batch=None, precision="auto", flips: int = 1):
     """Generator form of :func:`denoise` (yields :class:`DenoiseProgress`, returns the result)."""
-    return (yield from TiledDenoiser(model, tile, overlap, batch, device, precision).run(image))
+    return (yield from TiledDenoiser(model, tile, overlap, batch, device, precision, flips).run(image))
 
 
-def denoise(image, model: Model | str | None = None, tile: int | None = None, overlap: int | None = None, device: str = "auto") -> np.ndarray:
+def denoise(image, model: Model | str | None = None, tile: int | None = None, overlap: int | None = None, device: str = "auto", flips: int = 1) -> np.ndarray:
     """Denoise ``image`` (2-D or nD, numpy or dask) with ``model``: None: the bundled default (HAADF-STEM);
     ``"haadf"`` or ``"hrtem"``: that bundled model; a file path; or a :class:`~.model.Model`.
 
     Returns float32 of the input's shape. ``tile=None`` picks a tile for the device; a tile larger
-    than the image means one pass.
+    than the image means one pass. ``flips`` 2 or 4 average over flipped copies (2x or 4x the time;
+    measured on the held-out images: see docs/model.md).
     """
     if isinstance(model, (str,)) or hasattr(model, "__fspath__"):
         model = load_model(model)
-    return drive(iter_denoise(image, model, tile, overlap, device))
+    return drive(iter_denoise(image, model, tile, overlap, device, flips=flips))

@@ -103,6 +103,10 @@ class DenoiseWidget(QWidget):
         self.overlap.setValue(-1)
         self.device = QComboBox()
         self.device.addItems(_devices())
+        self.flips = QComboBox()
+        for n, label in ((1, "none"), (2, "2 (up-down), 2x time"), (4, "4 (up-down, left-right), 4x time")):
+            self.flips.addItem(label, n)
+        self.flips.setToolTip("Average the model over flipped copies of each tile: slightly better, slower")
         self.run_button = QPushButton("Run")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -120,6 +124,7 @@ class DenoiseWidget(QWidget):
         form.addRow("tile", self.tile)
         form.addRow("overlap", self.overlap)
         form.addRow("device", self.device)
+        form.addRow("average flips", self.flips)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         buttons = QHBoxLayout()
@@ -202,6 +207,7 @@ class DenoiseWidget(QWidget):
                 tile=self.tile.value() or None,
                 overlap=None if self.overlap.value() < 0 else self.overlap.value(),
                 device=self.device.currentText(),
+                flips=self.flips.currentData(),
             )
         except LowdoseError as exc:
             self._error(str(exc))
@@ -228,7 +234,8 @@ class DenoiseWidget(QWidget):
         self.worker.finished.connect(self._on_finished)
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.status.setText(f"denoising on {denoiser.device}, tile {denoiser.tile}, overlap {denoiser.overlap}…")
+        flips = f", {denoiser.flips} flips" if denoiser.flips > 1 else ""
+        self.status.setText(f"denoising on {denoiser.device}, tile {denoiser.tile}, overlap {denoiser.overlap}{flips}…")
         self.worker.start()
 
     def cancel(self) -> None:
