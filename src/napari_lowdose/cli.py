@@ -485,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--minutes", type=float, default=None, help="training time (default 3 unless --steps is given)")
     ft.add_argument("--steps", type=int, default=None)
     ft.add_argument("--self-supervised", action="store_true", help="no reference: blind-spot training with a Poisson likelihood for counts")
-    ft.add_argument("--loss", default="l1", choices=["l1", "seed", "l2", "fourier"], help="paired loss (default l1; seed = Fourier L1 + resolution + anisotropy + L1)")
+    ft.add_argument("--loss", default="seed", choices=["seed", "l1", "l2", "fourier"], help="paired loss (default seed = Fourier L1 + resolution + anisotropy + L1)")
     ft.add_argument("--lr", type=float, default=1e-4)
     ft.add_argument("--batch", type=int, default=4)
     ft.add_argument("--patch", type=int, default=128)
