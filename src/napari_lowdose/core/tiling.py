@@ -355,7 +355,7 @@ def denoise(image, model: Model | str | None = None, tile: int | None = None, ov
 
     Returns float32 of the input's shape. ``tile=None`` picks a tile for the device; a tile larger
     than the image means one pass. ``flips`` 2 or 4 average over flipped copies (2x or 4x the time;
-    measured on the held-out images: see docs/model.md).
+    measured on the held-out images: docs/model.md, "Averaging over flips").
     """
     if isinstance(model, (str,)) or hasattr(model, "__fspath__"):
         model = load_model(model)
