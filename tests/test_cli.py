@@ -299,13 +299,16 @@ def test_train_writes_a_loadable_model_card_and_log(tmp_path, capsys):
     from napari_lowdose.core.model import load_model
 
     out = tmp_path / "m"
-    args = ["train", "-o", str(out), "--steps", "2", "--batch", "1", "--patch", "32", "--depth", "2", "--channels", "8", "--modalities", "haadf"]
+    args = ["train", "-o", str(out), "--steps", "2", "--batch", "1", "--patch", "32", "--depth", "2", "--channels", "8", "--modalities", "haadf",
+            "--validation-images", "2"]
     assert main(args) == 0
     model = load_model(out.with_suffix(".safetensors"))
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["training"]["steps"] == 2 and card["training"]["seed"] == 0
     assert card["training"]["command"].startswith("napari-lowdose train")
-    assert card["metrics"]["validation_psnr_db"] > 0 and card["training"]["wall_time_s"] > 0
+    curve = card["training"]["validation_curve"]
+    assert card["metrics"]["validation_psnr_db"] == pytest.approx(max(c["val_psnr_db"] for c in curve), abs=1e-3)
+    assert card["training"]["wall_time_s"] > 0 and card["training"]["start_validation_psnr_db"] is None
     assert card["trained_on"]["distribution"]["modalities"] == ["haadf"]
     assert model.card.architecture.depth == 2
     assert "validation PSNR" in out.with_suffix(".log").read_text()
@@ -313,9 +316,16 @@ def test_train_writes_a_loadable_model_card_and_log(tmp_path, capsys):
     assert "multiple of 32" in capsys.readouterr().err
     # --init continues from a model: its architecture, and the card says where it started
     more = tmp_path / "m2"
-    assert main(["train", "-o", str(more), "--init", str(out.with_suffix(".safetensors")), "--steps", "1", "--batch", "1", "--patch", "32", "--modalities", "hrtem"]) == 0
+    assert main(["train", "-o", str(more), "--init", str(out.with_suffix(".safetensors")), "--steps", "1", "--batch", "1", "--patch", "32", "--modalities", "hrtem",
+                 "--validation-images", "2", "--loss", "psnr", "--ema", "0.9"]) == 0
     card2 = json.loads(more.with_suffix(".json").read_text())
     assert card2["architecture"]["depth"] == 2 and card2["training"]["started_from"]["training"]["steps"] == 2
+    # the starting weights were scored first (step 0 of the curve) and are a candidate for the best
+    t2 = card2["training"]
+    assert t2["validation_curve"][0]["step"] == 0 and t2["validation_curve"][0]["val_psnr_db"] == pytest.approx(t2["start_validation_psnr_db"], abs=1e-3)
+    assert t2["best_step"] in (0, 1) and t2["ema"] == 0.9 and t2["loss"] == "1·psnr"
+    assert card2["metrics"]["validation_images"] == 2
+    assert "step 0 (the starting weights)" in more.with_suffix(".log").read_text()
     assert "HRTEM" in card2["description"] and "HAADF" not in card2["description"]
 
 

@@ -14,6 +14,9 @@ from . import __version__
 from .core.errors import LowdoseError
 from .core.progress import drive
 
+#: core.losses.NAMED, kept here so that parsing arguments does not import torch (a test checks they agree)
+LOSS_NAMES = ("l1", "l2", "psnr", "fourier", "seed")
+
 PLUGIN = "napari-lowdose"
 EXIT_ERROR = 2  # a clear, expected error (bad file, bad argument)
 EXIT_CRASH = 1  # an unexpected error
@@ -272,6 +275,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         lr=args.lr,
         seed=args.seed,
         max_seconds=args.minutes * 60 if args.minutes else None,
+        validation_images=args.validation_images,
+        ema=args.ema,
         distribution=SimDistribution(modalities=tuple(args.modalities)),
         loss=LossConfig.named(args.loss),
         architecture=start.card.architecture if start else UNetConfig(depth=args.depth, base_channels=args.channels),
@@ -287,11 +292,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     curve: list[dict] = []
 
     def report(p) -> None:
+        if p.step == 0:  # a continuation: the starting weights, scored before any step
+            curve.append({"step": 0, "seconds": 0.0, "val_psnr_db": round(p.val_psnr, 3)})
+            log.info("step 0 (the starting weights) validation PSNR %.3f dB", p.val_psnr)
+            return
         losses.append(p.loss)
         note = f"loss {sum(losses[-50:]) / len(losses[-50:]):.4f}"
         if p.val_psnr is not None:
             curve.append({"step": p.step, "seconds": round(p.seconds, 1), "val_psnr_db": round(p.val_psnr, 3)})
-            log.info("step %d/%d validation PSNR %.3f dB (best %.3f)", p.step, p.steps, p.val_psnr, p.best_val_psnr)
+            log.info("step %d/%d validation PSNR %.3f dB (best %.3f, step %s)", p.step, p.steps, p.val_psnr, p.best_val_psnr, p.best_step)
         if p.step % 50 == 0 or p.step == 1:
             log.info("step %d/%d loss %.5f (mean of last 50: %s) %.0f s", p.step, p.steps, p.loss, note[5:], p.seconds)
         bar.update(p.step, p.steps, note + (f", val {p.best_val_psnr:.2f} dB" if p.best_val_psnr else ""))
@@ -324,6 +333,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         "patch": cfg.patch,
         "learning_rate": cfg.lr,
         "loss": cfg.loss.describe(),
+        "ema": cfg.ema,
+        "best_step": result["best_step"],
+        "start_validation_psnr_db": result.get("start_validation_psnr_db"),
         "final_loss_mean_last_50": round(sum(losses[-50:]) / max(1, len(losses[-50:])), 5),
         "wall_time_s": round(wall, 1),
         "hardware": f"{platform.machine()}, {torch.get_num_threads()} CPU threads" if args.device == "cpu" else str(args.device),
@@ -466,7 +478,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (cosine schedule)")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--minutes", type=float, default=None, help="stop after this wall time (the best weights are kept)")
-    tr.add_argument("--loss", default="l1", choices=["l1", "l2", "fourier", "seed"], help="seed: Fourier L1 + resolution + anisotropy + L1")
+    tr.add_argument("--loss", default="l1", choices=list(LOSS_NAMES),
+                    help="psnr: mean per-image PSNR (every image counts the same); seed: Fourier L1 + resolution + anisotropy + L1")
+    tr.add_argument("--ema", type=float, default=0.0, help="validate and keep an exponential moving average of the weights with this decay (e.g. 0.998; default 0: off)")
+    tr.add_argument("--validation-images", type=int, default=32, help="simulated validation images (own seed) the best weights are chosen on")
     tr.add_argument("--modalities", nargs="+", default=["haadf", "hrtem"], choices=["haadf", "hrtem"])
     tr.add_argument("--depth", type=int, default=5, help="U-Net levels (default 5, the seed's)")
     tr.add_argument("--channels", type=int, default=48, help="U-Net base channels (default 48, the seed's)")
@@ -485,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--minutes", type=float, default=None, help="training time (default 3 unless --steps is given)")
     ft.add_argument("--steps", type=int, default=None)
     ft.add_argument("--self-supervised", action="store_true", help="no reference: blind-spot training with a Poisson likelihood for counts")
-    ft.add_argument("--loss", default="seed", choices=["seed", "l1", "l2", "fourier"], help="paired loss (default seed = Fourier L1 + resolution + anisotropy + L1)")
+    ft.add_argument("--loss", default="seed", choices=["seed", *[n for n in LOSS_NAMES if n != "seed"]], help="paired loss (default seed = Fourier L1 + resolution + anisotropy + L1)")
     ft.add_argument("--lr", type=float, default=1e-4)
     ft.add_argument("--batch", type=int, default=4)
     ft.add_argument("--patch", type=int, default=128)

@@ -13,7 +13,9 @@ from napari_lowdose.core.losses import (
     l1,
     l2,
     make_loss,
+    NAMED,
     poisson_nll,
+    psnr_loss,
     radial_power,
     resolution_penalty,
 )
@@ -33,6 +35,33 @@ def test_pixel_losses_known_values():
     a, b = torch.zeros(1, 1, 4, 4), torch.full((1, 1, 4, 4), 2.0)
     assert float(l1(a, b)) == pytest.approx(2.0)
     assert float(l2(a, b)) == pytest.approx(4.0)
+
+
+def test_psnr_loss_is_minus_the_mean_per_image_psnr():
+    target = torch.zeros(2, 1, 8, 8)
+    pred = torch.zeros(2, 1, 8, 8)
+    pred[0] += 0.1  # MSE 0.01: -20 dB
+    pred[1] += 1.0  # MSE 1: 0 dB
+    assert float(psnr_loss(pred, target)) == pytest.approx(-10.0, abs=1e-4)
+    # unlike L2, it weighs a relative improvement the same in every image: halving either error
+    # (MSE / 4, -6.02 dB) lowers it by the same amount
+    for i in (0, 1):
+        better = pred.clone()
+        better[i] /= 2
+        assert float(psnr_loss(better, target)) == pytest.approx(-10.0 - 10 * np.log10(4) / 2, abs=1e-3)
+    # and it has a gradient that points to the target
+    p = pred.clone().requires_grad_(True)
+    psnr_loss(p, target).backward()
+    assert (p.grad > 0).all()
+    assert LossConfig.named("psnr").describe() == "1·psnr"
+
+
+def test_cli_knows_every_named_loss():
+    from napari_lowdose.cli import LOSS_NAMES
+
+    assert tuple(LOSS_NAMES) == NAMED
+    for name in NAMED:
+        assert LossConfig.named(name).describe()
 
 
 def test_fourier_term_ignores_a_shift_that_pixel_l1_sees(scene):

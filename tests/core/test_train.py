@@ -1,3 +1,4 @@
+import copy
 import math
 
 import numpy as np
@@ -6,6 +7,7 @@ import torch
 
 from napari_lowdose.core.errors import LowdoseError
 from napari_lowdose.core.losses import LossConfig
+from napari_lowdose.core.model import Model
 from napari_lowdose.core.progress import drive
 from napari_lowdose.core.train import (
     SimDistribution,
@@ -109,3 +111,58 @@ def test_training_is_deterministic_from_the_seed():
     b = drive(iter_train_simulated(cfg))
     for (k, va), (_, vb) in zip(a.net.state_dict().items(), b.net.state_dict().items()):
         assert torch.equal(va, vb), k
+
+
+def test_a_continuation_scores_its_starting_weights_and_never_returns_worse():
+    cfg = SimTrainConfig(steps=6, validate_every=3, seed=4, **TINY)
+    start = drive(iter_train_simulated(SimTrainConfig(steps=30, validate_every=10, lr=2e-3, seed=5, **TINY)))
+    before = {k: v.clone() for k, v in start.net.state_dict().items()}
+    start_score = _validate(start.net, _validation_set(cfg), "cpu")
+    # a learning rate far too high: every step makes the weights worse
+    wrecked = SimTrainConfig(steps=6, validate_every=3, lr=1.0, seed=4, **TINY)
+    records: list[TrainProgress] = []
+    out = drive(iter_train_simulated(wrecked, model=start), records.append)
+    assert records[0].step == 0 and records[0].val_psnr == pytest.approx(start_score, abs=1e-4) and records[0].best_step == 0
+    assert [r.step for r in records[1:]] == list(range(1, 7))
+    later = [r.val_psnr for r in records[1:] if r.val_psnr is not None]
+    assert len(later) == 2 and max(later) < start_score  # the steps did make it worse...
+    assert out.card.training["best_step"] == 0  # ...so the starting weights come back
+    assert out.card.training["start_validation_psnr_db"] == pytest.approx(start_score, abs=1e-3)
+    for k, v in out.net.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+def test_ema_validates_and_returns_the_averaged_weights():
+    decay = 0.5
+    start = drive(iter_train_simulated(SimTrainConfig(steps=2, validate_every=2, seed=1, **TINY)))
+    w0 = {k: v.clone() for k, v in start.net.state_dict().items()}
+
+    def copy_of_start() -> Model:
+        return Model(copy.deepcopy(start.net), copy.deepcopy(start.card))
+
+    # the raw weights after every step (the average does not change the training itself)
+    plain = SimTrainConfig(steps=4, validate_every=2, lr=2e-3, seed=6, **TINY)
+    model = copy_of_start()
+    raw = {}
+    for rec in iter_train_simulated(plain, model=model):
+        if rec.step >= 1:
+            raw[rec.step] = {k: v.clone() for k, v in model.net.state_dict().items()}
+    averaged, state = {0: w0}, w0
+    for step in sorted(raw):
+        state = {k: decay * state[k] + (1 - decay) * raw[step][k] for k in state}
+        averaged[step] = state
+
+    cfg = SimTrainConfig(steps=4, validate_every=2, lr=2e-3, seed=6, ema=decay, **TINY)
+    records: list[TrainProgress] = []
+    out = drive(iter_train_simulated(cfg, model=copy_of_start()), records.append)
+    val = _validation_set(cfg)
+    for r in records:
+        if r.val_psnr is not None:  # what was scored is the average at that step
+            scored = copy_of_start()
+            scored.net.load_state_dict(averaged[r.step])
+            assert r.val_psnr == pytest.approx(_validate(scored.net, val, "cpu"), abs=1e-4), r.step
+    best = out.card.training["best_step"]
+    for k, v in out.net.state_dict().items():  # and the best of them comes back
+        assert torch.allclose(v, averaged[best][k], atol=1e-6), k
+    with pytest.raises(LowdoseError):
+        SimTrainConfig(ema=1.0)

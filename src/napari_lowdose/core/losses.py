@@ -2,6 +2,9 @@
 the fast-scan direction, and returns a scalar tensor that can be back-propagated.
 
 * :func:`l1`, :func:`l2` : pixel losses.
+* :func:`psnr_loss` : minus the mean per-image PSNR (up to each image's fixed peak): the mean over
+  images of ``10 log10(MSE)``. Every image counts the same, whatever its noise level, where a plain L2
+  is dominated by the images with the largest errors (the lowest doses).
 * :func:`fourier_l1` : the seed's L1 distance between Fourier *magnitudes* (orthonormal FFT): texture
   and power at every frequency must match, while a small shift (a phase ramp) costs nothing.
 * :func:`resolution_penalty` : the resolution constraint. The target's cutoff is read from its radial
@@ -35,6 +38,13 @@ def l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def l2(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(pred, target)
+
+
+def psnr_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Mean over images of ``10 log10(MSE + eps)`` (dB): minus the mean PSNR, up to each image's peak
+    (a constant of the target, so it changes nothing in the gradient)."""
+    mse = (pred.float() - target.float()).square().flatten(1).mean(dim=1)
+    return (10.0 / math.log(10.0)) * torch.log(mse + eps).mean()
 
 
 def _spectrum(x: torch.Tensor) -> torch.Tensor:
@@ -138,10 +148,14 @@ def poisson_nll(rate: torch.Tensor, counts: torch.Tensor, full: bool = False, ep
 TERMS = {
     "l1": l1,
     "l2": l2,
+    "psnr": psnr_loss,
     "fourier": fourier_l1,
     "resolution": resolution_penalty,
     "anisotropy": anisotropy_penalty,
 }
+
+
+NAMED = ("l1", "l2", "psnr", "fourier", "seed")  #: the names :meth:`LossConfig.named` knows
 
 
 @dataclass(frozen=True)
@@ -154,13 +168,14 @@ class LossConfig:
 
     l1: float = 1.0
     l2: float = 0.0
+    psnr: float = 0.0
     fourier: float = 0.0
     resolution: float = 0.0
     anisotropy: float = 0.0
 
     def __post_init__(self) -> None:
         for name, w in self.terms().items():
-            if not (w >= 0 and math.isfinite(w)):
+            if not (w >= 0 and math.isfinite(w)):  # (psnr is in dB and may be negative; its weight not)
                 raise LowdoseError(f"loss weight {name} must be a finite number >= 0, got {w}")
         if not any(self.terms().values()):
             raise LowdoseError("at least one loss weight must be positive")
@@ -174,12 +189,13 @@ class LossConfig:
 
     @staticmethod
     def named(name: str) -> "LossConfig":
-        """``"l1"``, ``"l2"``, ``"fourier"`` (Fourier L1 alone) or ``"seed"`` (the seed's combination)."""
+        """``"l1"``, ``"l2"``, ``"psnr"`` (mean per-image PSNR), ``"fourier"`` (Fourier L1 alone) or
+        ``"seed"`` (the seed's combination)."""
         if name == "seed":
             return LossConfig.seed()
-        if name in ("l1", "l2", "fourier"):
-            return LossConfig(**{k: float(k == name) for k in ("l1", "l2", "fourier")})
-        raise LowdoseError(f"unknown loss {name!r}: choose l1, l2, fourier or seed")
+        if name in NAMED:
+            return LossConfig(**{k: float(k == name) for k in ("l1", "l2", "psnr", "fourier")})
+        raise LowdoseError(f"unknown loss {name!r}: choose one of {', '.join(NAMED)}")
 
     def describe(self) -> str:
         return " + ".join(f"{w:g}·{name}" for name, w in self.terms().items() if w)
