@@ -73,3 +73,19 @@ def test_out_of_distribution_settings_are_outside_the_training_ranges():
         lo, hi = d.haadf_pixel_size if s.modality == "haadf" else d.hrtem_pixel_size
         e_lo, e_hi = d.haadf_electrons if s.modality == "haadf" else d.hrtem_electrons
         assert lo <= s.pixel_size <= hi and e_lo <= s.electrons_per_pixel <= e_hi, s
+
+
+def test_carbon_only_settings_are_the_lowest_hrtem_doses_without_particles():
+    from dataclasses import replace
+
+    from napari_lowdose.core.evaluate import carbon_only_settings
+
+    hrtem = [s for s in standard_settings() if s.modality == "hrtem"]
+    carbon = carbon_only_settings()
+    assert [s.dose for s in carbon] == [s.dose for s in hrtem[:2]]
+    assert all(s.coverage == (0.0, 0.0) and "coverage 0-0" in s.label for s in carbon)
+    # the same scenes otherwise (same random draws), and the standard label is the plain name
+    a, b = hrtem[0].draw(np.random.default_rng(1)), carbon[0].draw(np.random.default_rng(1))
+    assert a[0].island_coverage > 0 and b[0].island_coverage == 0
+    assert replace(a[0], island_coverage=0.0) == b[0] and a[1] == b[1]
+    assert hrtem[0].label == hrtem[0].name

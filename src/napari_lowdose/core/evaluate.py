@@ -41,6 +41,12 @@ class EvalSetting:
     optics: HRTEMOptics = field(default_factory=HRTEMOptics)
     size: int = 384
     note: str = ""
+    coverage: tuple[float, float] = (0.1, 0.4)  #: range of the particles' area fraction
+
+    @property
+    def label(self) -> str:
+        """The setting's name, with the coverage when it is not the standard one (scenes differ by it)."""
+        return self.name if self.coverage == (0.1, 0.4) else f"{self.name}, coverage {self.coverage[0]:g}-{self.coverage[1]:g}"
 
     def draw(self, rng: np.random.Generator) -> tuple[SceneConfig, Acquisition]:
         scene = SceneConfig(
@@ -48,7 +54,7 @@ class EvalSetting:
             pixel_size=self.pixel_size,
             modality=self.modality,
             island_size=self.pixel_size * float(np.exp(rng.uniform(np.log(15), np.log(100)))),
-            island_coverage=float(rng.uniform(0.1, 0.4)),
+            island_coverage=float(rng.uniform(*self.coverage)),
             carbon_texture=float(rng.uniform(0.2, 0.5)),
             lattice_contrast=float(rng.uniform(0.3, 0.6)),
             column_sharpness=self.column_sharpness,
@@ -83,6 +89,12 @@ def out_of_distribution_settings() -> list[EvalSetting]:
         EvalSetting("HAADF 4 Å, 0.16 e/px", "haadf", 4.0, 0.01, note="below the 0.5 e/px trained"),
         EvalSetting("HRTEM 80 kV, overfocus", "hrtem", 1.0, 10.0, optics=HRTEMOptics(voltage_kv=80.0, defocus=500.0), note="80 kV and defocus > 0 untrained"),
     ]
+
+
+def carbon_only_settings() -> list[EvalSetting]:
+    """The two lowest HRTEM doses of :func:`standard_settings` with no particles: amorphous carbon alone,
+    a nearly Gaussian random texture, for which the best linear filter is close to the best of all."""
+    return [replace(s, coverage=(0.0, 0.0), note="no particles") for s in standard_settings() if s.modality == "hrtem"][:2]
 
 
 def best_gaussian(noisy: np.ndarray, target: np.ndarray, sigmas=GAUSSIAN_SIGMAS) -> tuple[np.ndarray, float]:
@@ -142,7 +154,7 @@ def evaluate(settings: list[EvalSetting], denoiser: Method, images: int = 6, see
                 per[m].append(score(out, target))
             if on_image is not None:
                 on_image(setting, i, noisy, outs, target)
-        row = {"setting": setting.name, "modality": setting.modality, "pixel_size_A": setting.pixel_size, "dose_e_per_A2": setting.dose,
+        row = {"setting": setting.label, "modality": setting.modality, "pixel_size_A": setting.pixel_size, "dose_e_per_A2": setting.dose,
                "electrons_per_pixel": round(setting.electrons_per_pixel, 3), "note": setting.note, "images": images,
                "gaussian_sigma_px": round(float(np.mean(sigmas)), 2)}
         for m, vals in per.items():
