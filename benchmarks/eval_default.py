@@ -118,7 +118,7 @@ def main() -> int:
     print(markdown_table(rows))
     print("\nOut of distribution (settings the model did not train on):\n")
     print(markdown_table(ood))
-    print("\nHRTEM on amorphous carbon alone (the same scenes as the two lowest HRTEM doses, without particles):\n")
+    print("\nAmorphous carbon alone (the scenes of each setting's two lowest doses, without particles):\n")
     print(markdown_table(carbon))
     ok, lines = goals(rows)
     print()

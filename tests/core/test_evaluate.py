@@ -75,13 +75,15 @@ def test_out_of_distribution_settings_are_outside_the_training_ranges():
         assert lo <= s.pixel_size <= hi and e_lo <= s.electrons_per_pixel <= e_hi, s
 
 
-def test_carbon_only_settings_are_the_lowest_hrtem_doses_without_particles():
+def test_carbon_only_settings_are_the_lowest_doses_without_particles():
     from dataclasses import replace
 
     from napari_lowdose.core.evaluate import carbon_only_settings
 
     hrtem = [s for s in standard_settings() if s.modality == "hrtem"]
     carbon = carbon_only_settings()
+    assert [(s.name, s.dose) for s in carbon] == [(s.name, s.dose) for s in standard_settings() if s.dose in (0.05, 0.2, 2.0, 8.0, 3.0, 10.0)]
+    carbon = carbon[-2:]
     assert [s.dose for s in carbon] == [s.dose for s in hrtem[:2]]
     assert all(s.coverage == (0.0, 0.0) and "coverage 0-0" in s.label for s in carbon)
     # the same scenes otherwise (same random draws), and the standard label is the plain name
