@@ -2,7 +2,7 @@
 filter (sigma chosen with the truth: an oracle) and the FFT mask, per modality and dose, plus settings
 the model never trained on. Reproduces the tables and the figure in docs/model.md.
 
-    python benchmarks/eval_default.py [--model bundled|FILE|haadf=FILE,hrtem=FILE] [--images 6] [--figure docs/images/model-eval.png]
+    python benchmarks/eval_default.py [--model bundled|FILE|haadf=FILE,hrtem=FILE] [--images 6] [--flips 1|2|4] [--figure docs/images/model-eval.png]
                                       [--json results.json] [--update-card]
 
 Goals (issue 5): at the two lowest doses of each setting the model beats the oracle Gaussian by >= 2 dB
@@ -73,10 +73,13 @@ def main() -> int:
                         help="bundled (default: the bundled model of each setting's modality), haadf, hrtem, or NAME.safetensors for every setting, "
                              "or MODALITY=MODEL[,MODALITY=MODEL] to replace the bundled model of some modalities (e.g. hrtem=candidate.safetensors)")
     parser.add_argument("--images", type=int, default=6, help="images per setting")
+    parser.add_argument("--flips", type=int, default=1, choices=[1, 2, 4], help="average the model over flipped copies (denoise(..., flips=))")
     parser.add_argument("--figure", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--update-card", action="store_true", help="write the held-out results into the model card(s)")
     args = parser.parse_args()
+    if args.update_card and args.flips != 1:
+        parser.error("--update-card records the model as denoise() runs it by default: leave out --flips")
 
     if args.model == "bundled":
         models = {m: load_model(m) for m in BUNDLED_MODELS}
@@ -104,7 +107,7 @@ def main() -> int:
         rows = {}
         for modality, model in models.items():
             chosen = [s for s in settings if s.modality == modality]
-            denoiser = lambda x, model=model: denoise(x, model, device="cpu")  # noqa: E731
+            denoiser = lambda x, model=model: denoise(x, model, device="cpu", flips=args.flips)  # noqa: E731
             for s, r in zip(chosen, evaluate(chosen, denoiser, images=args.images, **kw)):
                 rows[s] = {**r, "model": model.name}
         return [rows[s] for s in settings]
