@@ -194,7 +194,7 @@ class LossConfig:
         if name == "seed":
             return LossConfig.seed()
         if name in NAMED:
-            return LossConfig(**{k: float(k == name) for k in ("l1", "l2", "psnr", "fourier")})
+            return LossConfig(**{k: float(k == name) for k in NAMED if k != "seed"})
         raise LowdoseError(f"unknown loss {name!r}: choose one of {', '.join(NAMED)}")
 
     def describe(self) -> str:
