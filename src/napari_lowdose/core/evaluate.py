@@ -25,6 +25,7 @@ from .spectrum import fft_mask
 from .train import clean_target, simulate_example
 
 EVAL_SEED = 987_654_321  #: never used for training or validation
+STANDARD_COVERAGE = (0.1, 0.4)  #: particles' area fraction of the evaluation scenes (drawn uniformly)
 GAUSSIAN_SIGMAS = tuple(float(s) for s in np.round(np.geomspace(0.3, 12.0, 24), 3))  #: px, oracle search grid
 
 
@@ -41,12 +42,12 @@ class EvalSetting:
     optics: HRTEMOptics = field(default_factory=HRTEMOptics)
     size: int = 384
     note: str = ""
-    coverage: tuple[float, float] = (0.1, 0.4)  #: range of the particles' area fraction
+    coverage: tuple[float, float] = STANDARD_COVERAGE  #: range of the particles' area fraction
 
     @property
     def label(self) -> str:
         """The setting's name, with the coverage when it is not the standard one (scenes differ by it)."""
-        return self.name if self.coverage == (0.1, 0.4) else f"{self.name}, coverage {self.coverage[0]:g}-{self.coverage[1]:g}"
+        return self.name if self.coverage == STANDARD_COVERAGE else f"{self.name}, coverage {self.coverage[0]:g}-{self.coverage[1]:g}"
 
     def draw(self, rng: np.random.Generator) -> tuple[SceneConfig, Acquisition]:
         scene = SceneConfig(
@@ -95,9 +96,9 @@ def carbon_only_settings() -> list[EvalSetting]:
     """The two lowest doses of each setting of :func:`standard_settings` with no particles: the support
     film alone, a nearly Gaussian random texture (filtered Gaussian noise), for which the best linear
     filter is close to the best of all filters: what is left to gain there is small for any method."""
-    out = []
-    for name in dict.fromkeys(s.name for s in standard_settings()):
-        lowest = sorted((s for s in standard_settings() if s.name == name), key=lambda s: s.dose)[:2]
+    standard, out = standard_settings(), []
+    for name in dict.fromkeys(s.name for s in standard):
+        lowest = sorted((s for s in standard if s.name == name), key=lambda s: s.dose)[:2]
         out += [replace(s, coverage=(0.0, 0.0), note="no particles") for s in lowest]
     return out
 
