@@ -289,8 +289,20 @@ def test_denoise_with_a_bundled_model_by_name(tmp_path, capsys):
 
     img = write_image(tmp_path / "i.tif", np.random.default_rng(0).poisson(20, (64, 80)).astype(np.uint16), pixel_size=1.0)
     assert main(["denoise", str(img), "-o", str(tmp_path / "o"), "--model", "hrtem", "--device", "cpu"]) == 0
-    assert "model 'hrtem'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "model 'hrtem'" in err and "Wiener refinement" in err  # the hrtem card's choice
     assert (tmp_path / "o" / "i_denoised.tif").is_file()
+    assert main(["denoise", str(img), "-o", str(tmp_path / "plain"), "--model", "hrtem", "--device", "cpu", "--refine", "none"]) == 0
+    assert "Wiener" not in capsys.readouterr().err
+
+    from napari_lowdose.core.tiling import denoise
+    from napari_lowdose.io import read_image
+
+    (refined,), (plain,) = read_image(tmp_path / "o" / "i_denoised.tif"), read_image(tmp_path / "plain" / "i_denoised.tif")
+    raw = read_image(img)[0].data
+    np.testing.assert_allclose(plain.data, denoise(raw, "hrtem", device="cpu", refine="none"), rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(refined.data, denoise(raw, "hrtem", device="cpu"), rtol=1e-5, atol=1e-3)
+    assert np.abs(refined.data - plain.data).max() > 1e-2
 
 
 def test_train_writes_a_loadable_model_card_and_log(tmp_path, capsys):
@@ -314,11 +326,15 @@ def test_train_writes_a_loadable_model_card_and_log(tmp_path, capsys):
     assert "validation PSNR" in out.with_suffix(".log").read_text()
     assert main(["train", "-o", str(out), "--patch", "33"]) == EXIT_ERROR
     assert "multiple of 32" in capsys.readouterr().err
+    assert main(["train", "-o", str(out), "--hrtem-counting", "1.5"]) == EXIT_ERROR
+    assert "hrtem_counting must be a fraction" in capsys.readouterr().err
     # --init continues from a model: its architecture, and the card says where it started
     more = tmp_path / "m2"
     assert main(["train", "-o", str(more), "--init", str(out.with_suffix(".safetensors")), "--steps", "1", "--batch", "1", "--patch", "32", "--modalities", "hrtem",
-                 "--validation-images", "2", "--loss", "psnr", "--ema", "0.9"]) == 0
+                 "--validation-images", "2", "--loss", "psnr", "--ema", "0.9", "--hrtem-camera-psf", "0.2", "1.0", "--hrtem-counting", "0.4"]) == 0
     card2 = json.loads(more.with_suffix(".json").read_text())
+    dist = card2["trained_on"]["distribution"]
+    assert dist["hrtem_camera_psf"] == [0.2, 1.0] and dist["hrtem_counting"] == 0.4
     assert card2["architecture"]["depth"] == 2 and card2["training"]["started_from"]["training"]["steps"] == 2
     # the starting weights were scored first (step 0 of the curve) and are a candidate for the best
     t2 = card2["training"]

@@ -212,10 +212,11 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     from .io import read_image, write_image
 
     model = load_model(args.model)
-    denoiser = TiledDenoiser(model, tile=args.tile, overlap=args.overlap, device=args.device, flips=args.flips)
+    denoiser = TiledDenoiser(model, tile=args.tile, overlap=args.overlap, device=args.device, flips=args.flips, refine=args.refine)
     args.output.mkdir(parents=True, exist_ok=True)
     flips = f", averaged over {denoiser.flips} flips" if denoiser.flips > 1 else ""
-    print(f"{PLUGIN}: model '{model.name}' on {denoiser.device}, tile {denoiser.tile}, overlap {denoiser.overlap}{flips}", file=sys.stderr)
+    refine = ", Wiener refinement" if denoiser.refine == "wiener" else ""
+    print(f"{PLUGIN}: model '{model.name}' on {denoiser.device}, tile {denoiser.tile}, overlap {denoiser.overlap}{flips}{refine}", file=sys.stderr)
     failed = 0
     for path in args.files:
         try:
@@ -224,10 +225,13 @@ def cmd_denoise(args: argparse.Namespace) -> int:
                 suffix = f"_{image.metadata['signal']}" if len(images) > 1 and image.metadata.get("signal") else ""
                 out_path = args.output / f"{path.stem}{suffix}_denoised.tif"
                 bar = _Bar(f"{path.name}{suffix}")
+                seen = len(denoiser.notes)
                 try:
                     result = drive(denoiser.run(image.data, name=path.name), lambda s: bar.update(s.done, s.total, s.message))
                 finally:
                     bar.close()
+                for note in denoiser.notes[seen:]:
+                    print(f"{PLUGIN}: note: {note}", file=sys.stderr)
                 z = image.scale[0] if image.data.ndim == 3 and image.units[0] == "angstrom" else None
                 write_image(out_path, result, pixel_size=image.pixel_size, z_size=z)
                 print(f"{PLUGIN}: wrote {out_path}")
@@ -277,7 +281,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_seconds=args.minutes * 60 if args.minutes else None,
         validation_images=args.validation_images,
         ema=args.ema,
-        distribution=SimDistribution(modalities=tuple(args.modalities)),
+        distribution=SimDistribution(modalities=tuple(args.modalities), hrtem_camera_psf=tuple(args.hrtem_camera_psf), hrtem_counting=args.hrtem_counting),
         loss=LossConfig.named(args.loss),
         architecture=start.card.architecture if start else UNetConfig(depth=args.depth, base_channels=args.channels),
         normalization=start.card.normalization if start else SimTrainConfig().normalization,
@@ -468,6 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
     dn.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     dn.add_argument("--flips", type=int, default=1, choices=[1, 2, 4],
                     help="average over flipped copies (2: + up-down, 4: + left-right; 2x or 4x the time, slightly better)")
+    dn.add_argument("--refine", default="auto", choices=["auto", "none", "wiener"],
+                    help="post-processing: auto (the model card's choice; the bundled hrtem model: wiener), none, or wiener "
+                         "(puts back detail the network smoothed away; white noise only, e.g. HRTEM; not for STEM)")
     dn.set_defaults(func=cmd_denoise)
 
     tr = sub.add_parser("train", help="train a model on simulated data; writes NAME.safetensors, NAME.json and NAME.log")
@@ -483,6 +490,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--ema", type=float, default=0.0, help="validate and keep an exponential moving average of the weights with this decay (e.g. 0.998; default 0: off)")
     tr.add_argument("--validation-images", type=int, default=32, help="simulated validation images (own seed) the best weights are chosen on")
     tr.add_argument("--modalities", nargs="+", default=["haadf", "hrtem"], choices=["haadf", "hrtem"])
+    tr.add_argument("--hrtem-camera-psf", nargs=2, type=float, default=[0.0, 0.0], metavar=("LOW", "HIGH"),
+                    help="px, range of the HRTEM camera's point-spread rms width (a scintillator camera's MTF, which correlates the noise)")
+    tr.add_argument("--hrtem-counting", type=float, default=1.0, metavar="FRACTION",
+                    help="fraction of HRTEM images from a counting camera (no point spread); the rest draw one from --hrtem-camera-psf")
     tr.add_argument("--depth", type=int, default=5, help="U-Net levels (default 5, the seed's)")
     tr.add_argument("--channels", type=int, default=48, help="U-Net base channels (default 48, the seed's)")
     tr.add_argument("--init", default=None, metavar="MODEL", help="start from this model's weights and architecture (haadf, hrtem or a file; --depth and --channels are then not used)")

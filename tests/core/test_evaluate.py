@@ -91,3 +91,15 @@ def test_carbon_only_settings_are_the_lowest_doses_without_particles():
     assert a[0].island_coverage > 0 and b[0].island_coverage == 0
     assert replace(a[0], island_coverage=0.0) == b[0] and a[1] == b[1]
     assert hrtem[0].label == hrtem[0].name
+
+
+def test_camera_settings_are_the_hrtem_lowest_doses_through_a_point_spread():
+    from napari_lowdose.core.evaluate import camera_settings
+
+    hrtem = sorted((s for s in standard_settings() if s.modality == "hrtem"), key=lambda s: s.dose)[:2]
+    cams = camera_settings((0.5, 0.8))
+    assert [(s.name, s.dose, s.camera_psf_px) for s in cams] == [(h.name, h.dose, p) for p in (0.5, 0.8) for h in hrtem]
+    assert cams[0].label == "HRTEM 1 Å, camera PSF 0.5 px"
+    scene_a, acq_a = hrtem[0].draw(np.random.default_rng(2))
+    scene_b, acq_b = cams[0].draw(np.random.default_rng(2))
+    assert scene_a == scene_b and acq_a.camera_psf_px == 0 and acq_b.camera_psf_px == 0.5

@@ -164,3 +164,20 @@ def test_scanned_truth_has_the_acquisitions_scan_geometry():
     err = lambda a: float(np.abs(img - a).mean())  # noqa: E731
     assert err(same) < 0.5 * err(other) and err(same) < 0.5 * err(scene)
     assert np.array_equal(scanned(scene, Acquisition(artifacts=ScanArtifacts.none())), scene)
+
+
+def test_camera_point_spread_correlates_the_noise_and_keeps_the_counts():
+    from napari_lowdose.core.simulate import acquire, camera_blur
+
+    flat = np.full((128, 128), 1.0)
+    white = Acquisition(dose=50.0, artifacts=ScanArtifacts.none(), read_noise=0.0, detector_offset=0.0, detector_gain=1.0)
+    spread = Acquisition(dose=50.0, artifacts=ScanArtifacts.none(), read_noise=0.0, detector_offset=0.0, detector_gain=1.0, camera_psf_px=1.0)
+    a, b = acquire(flat, 1.0, white, seed=3).astype(float), acquire(flat, 1.0, spread, seed=3).astype(float)
+    assert a.mean() == pytest.approx(50.0, rel=0.02) and b.mean() == pytest.approx(a.mean(), rel=0.01)  # the electrons are kept
+    assert a.var() == pytest.approx(50.0, rel=0.1)  # Poisson: white, variance = mean
+    assert b.var() < 0.2 * a.var()  # spread over ~ 4 pi sigma^2 pixels
+    lag = lambda x: np.corrcoef(x[:, :-1].ravel(), x[:, 1:].ravel())[0, 1]  # noqa: E731
+    assert abs(lag(a)) < 0.05 and lag(b) > 0.5
+    assert camera_blur(flat, white) is flat
+    with pytest.raises(LowdoseError, match="camera_psf_px"):
+        Acquisition(camera_psf_px=-1.0)

@@ -166,3 +166,26 @@ def test_ema_validates_and_returns_the_averaged_weights():
         assert torch.allclose(v, averaged[best][k], atol=1e-6), k
     with pytest.raises(LowdoseError):
         SimTrainConfig(ema=1.0)
+
+
+def test_hrtem_camera_point_spread_is_drawn_for_the_non_counting_fraction():
+    from dataclasses import replace
+
+    plain, cams = SimDistribution(modalities=("hrtem",)), SimDistribution(modalities=("hrtem",), hrtem_camera_psf=(0.2, 1.0), hrtem_counting=0.4)
+    r1, r2 = np.random.default_rng(4), np.random.default_rng(4)
+    assert all(plain.sample(r1, 32)[1].camera_psf_px == 0 for _ in range(20))
+    psfs = [cams.sample(r2, 32)[1].camera_psf_px for _ in range(300)]
+    assert 0.5 < np.mean([p > 0 for p in psfs]) < 0.7  # 60 % from a scintillator camera
+    assert all(0.2 <= p <= 1.0 for p in psfs if p > 0)
+    # the defaults draw nothing more: a distribution without cameras keeps its random sequence
+    r3, r4 = np.random.default_rng(5), np.random.default_rng(5)
+    assert [plain.sample(r3, 32) for _ in range(5)] == [SimDistribution(modalities=("hrtem",), hrtem_camera_psf=(0.2, 1.0)).sample(r4, 32) for _ in range(5)]
+    with pytest.raises(LowdoseError, match="hrtem_camera_psf"):
+        SimDistribution(hrtem_camera_psf=(1.0, 0.5))
+    with pytest.raises(LowdoseError, match="hrtem_counting"):
+        SimDistribution(hrtem_counting=1.5)
+    # the target is the noise-free image through the same camera: blurred, not deconvolved
+    scene, acq = plain.sample(np.random.default_rng(6), 64)
+    _, sharp = simulate_example(scene, acq, 1)
+    _, blurred = simulate_example(scene, replace(acq, camera_psf_px=1.5), 1)
+    assert blurred.std() < sharp.std() and blurred.mean() == pytest.approx(sharp.mean(), rel=1e-3)

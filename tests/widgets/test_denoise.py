@@ -56,6 +56,23 @@ def test_average_over_flips(qtbot, setup, small_model):
     assert np.abs(expected - denoise(data, small_model, tile=64, overlap=16, device="cpu")).max() > 1e-4
 
 
+def test_refine_follows_the_card_or_the_user(qtbot, setup, small_model):
+    viewer, widget, data = setup
+    assert widget.refine.currentData() == "auto"
+    widget.refine.setCurrentIndex(widget.refine.findData("wiener"))
+    widget.run()
+    assert "Wiener refinement" in widget.status.text()
+    with qtbot.waitSignal(widget.worker.finished, timeout=30000):
+        pass
+    out = viewer.layers["noisy denoised"]
+    expected = denoise(data, small_model, tile=64, overlap=16, device="cpu", refine="wiener")
+    np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-3)
+    assert out.metadata["refine"] == "wiener"
+    assert np.abs(expected - denoise(data, small_model, tile=64, overlap=16, device="cpu")).max() > 1e-3
+    widget.set_model("hrtem")  # its card chooses Wiener; 'model's choice' then says so
+    assert "refine (model's choice): wiener" in widget.model_label.text()
+
+
 def test_result_fills_in_progressively_off_the_gui_thread(qtbot, setup, monkeypatch):
     from napari_lowdose.core import tiling
     from napari_lowdose.widgets import denoise as denoise_widget

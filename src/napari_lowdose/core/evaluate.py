@@ -43,11 +43,13 @@ class EvalSetting:
     size: int = 384
     note: str = ""
     coverage: tuple[float, float] = STANDARD_COVERAGE  #: range of the particles' area fraction
+    camera_psf_px: float = 0.0  #: px, the camera's point spread (:attr:`~.simulate.Acquisition.camera_psf_px`)
 
     @property
     def label(self) -> str:
-        """The setting's name, with the coverage when it is not the standard one (scenes differ by it)."""
-        return self.name if self.coverage == STANDARD_COVERAGE else f"{self.name}, coverage {self.coverage[0]:g}-{self.coverage[1]:g}"
+        """The setting's name, with the coverage and camera point spread when not the standard ones."""
+        label = self.name if self.coverage == STANDARD_COVERAGE else f"{self.name}, coverage {self.coverage[0]:g}-{self.coverage[1]:g}"
+        return f"{label}, camera PSF {self.camera_psf_px:g} px" if self.camera_psf_px else label
 
     def draw(self, rng: np.random.Generator) -> tuple[SceneConfig, Acquisition]:
         scene = SceneConfig(
@@ -63,7 +65,7 @@ class EvalSetting:
             optics=replace(self.optics, defocus=self.optics.defocus + float(rng.uniform(-100, 100))),
         )
         art = ScanArtifacts().scaled(self.artifact_scale) if self.modality == "haadf" else ScanArtifacts.none()
-        return scene, Acquisition(dose=self.dose, dwell_us=1.0, artifacts=art)
+        return scene, Acquisition(dose=self.dose, dwell_us=1.0, artifacts=art, camera_psf_px=self.camera_psf_px)
 
     @property
     def electrons_per_pixel(self) -> float:
@@ -90,6 +92,13 @@ def out_of_distribution_settings() -> list[EvalSetting]:
         EvalSetting("HAADF 4 Å, 0.16 e/px", "haadf", 4.0, 0.01, note="below the 0.5 e/px trained"),
         EvalSetting("HRTEM 80 kV, overfocus", "hrtem", 1.0, 10.0, optics=HRTEMOptics(voltage_kv=80.0, defocus=500.0), note="80 kV and defocus > 0 untrained"),
     ]
+
+
+def camera_settings(psfs: tuple[float, ...] = (0.5, 0.8)) -> list[EvalSetting]:
+    """The HRTEM setting's two lowest doses through a scintillator camera whose point spread (rms px)
+    correlates the noise; the same scenes and electron counts as the standard rows (same name)."""
+    hrtem = sorted((s for s in standard_settings() if s.modality == "hrtem"), key=lambda s: s.dose)[:2]
+    return [replace(s, camera_psf_px=psf, note="camera point spread") for psf in psfs for s in hrtem]
 
 
 def carbon_only_settings() -> list[EvalSetting]:

@@ -23,6 +23,7 @@ import torch
 
 from .errors import LowdoseError
 from .files import default_file_mode
+from .refine import REFINE_METHODS
 from .unet import UNet, UNetConfig
 
 FORMAT = "napari-lowdose-model/1"
@@ -79,8 +80,15 @@ class ModelCard:
     trained_on: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)  #: command, seed, steps, wall time, hardware
     metrics: dict[str, Any] = field(default_factory=dict)
+    #: post-processing that ``denoise`` applies by default: ``"none"`` or ``"wiener"``
+    #: (:func:`~.refine.wiener_refine`, only for white noise: HRTEM cameras, not STEM)
+    refine: str = "none"
     package_version: str = ""
     format: str = FORMAT
+
+    def __post_init__(self) -> None:
+        if self.refine not in REFINE_METHODS:
+            raise ModelFileError(f"refine must be one of {REFINE_METHODS}, got {self.refine!r}")
 
     def to_json(self) -> str:
         d = asdict(self)
@@ -101,9 +109,12 @@ class ModelCard:
             norm = Normalization(**d.get("normalization", {}))
         except (TypeError, LowdoseError) as exc:
             raise ModelFileError(f"{source}: {exc}") from exc
-        known = {"architecture", "normalization", "name", "description", "trained_on", "training", "metrics", "package_version", "format"}
+        known = {"architecture", "normalization", "name", "description", "trained_on", "training", "metrics", "refine", "package_version", "format"}
         rest = {k: v for k, v in d.items() if k in known - {"architecture", "normalization"}}
-        return cls(architecture=arch, normalization=norm, **rest)
+        try:
+            return cls(architecture=arch, normalization=norm, **rest)
+        except ModelFileError as exc:
+            raise ModelFileError(f"{source}: {exc}") from exc
 
 
 @dataclass

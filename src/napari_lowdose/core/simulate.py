@@ -178,10 +178,15 @@ class Acquisition:
     detector_gain: float = 20.0  #: ADU per detected electron
     detector_offset: float = 200.0  #: ADU dark level
     read_noise: float = 3.0  #: ADU rms
+    #: px, rms width of a camera's point spread (scintillator and fibre optics; an MTF), applied to the
+    #: detected electrons, so it correlates their noise; 0: none (STEM detectors, direct electron counting)
+    camera_psf_px: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.dose > 0:
             raise LowdoseError(f"dose must be positive, got {self.dose} e-/Å²")
+        if self.camera_psf_px < 0:
+            raise LowdoseError(f"camera_psf_px must be >= 0, got {self.camera_psf_px}")
 
     @classmethod
     def from_beam(cls, current_pA: float, dwell_us: float, pixel_size: float, **kwargs) -> "Acquisition":
@@ -359,6 +364,13 @@ def scanned(scene: np.ndarray, acq: Acquisition, seed: int = 0) -> np.ndarray:
     return _apply_scan(np.asarray(scene, np.float64), acq.artifacts.at_dwell(acq.dwell_us), rng).astype(np.float32)
 
 
+def camera_blur(image: np.ndarray, acq: Acquisition) -> np.ndarray:
+    """``image`` spread by the camera's point spread (Gaussian, ``acq.camera_psf_px`` rms); unchanged at 0."""
+    if acq.camera_psf_px <= 0:
+        return image
+    return ndimage.gaussian_filter(np.asarray(image, np.float64), acq.camera_psf_px, mode="reflect")
+
+
 def acquire(scene: np.ndarray, pixel_size: float, acq: Acquisition, seed: int = 0) -> np.ndarray:
     """Image ``scene`` (HAADF fraction) at ``acq``: returns detector ADU as uint16 (ny, nx)."""
     rng = np.random.default_rng(seed)
@@ -366,7 +378,7 @@ def acquire(scene: np.ndarray, pixel_size: float, acq: Acquisition, seed: int = 
     electrons_per_probe = acq.dose * pixel_size**2
     rate = _apply_scan(np.asarray(scene, np.float64), art, rng) * electrons_per_probe
     counts = rng.poisson(np.clip(rate, 0, None)).astype(np.float64)
-    signal = _apply_detector_artifacts(counts, art, rng)
+    signal = camera_blur(_apply_detector_artifacts(counts, art, rng), acq)
     adu = acq.detector_offset + acq.detector_gain * signal + rng.normal(0.0, acq.read_noise, signal.shape)
     return np.clip(np.rint(adu), 0, np.iinfo(np.uint16).max).astype(np.uint16)
 

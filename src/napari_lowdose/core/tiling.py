@@ -32,6 +32,7 @@ from .errors import InvalidImageError, LowdoseError
 from .image import check_image, looks_like_rgb
 from .model import Model, load_model
 from .progress import drive
+from .refine import REFINE_METHODS, WHITE_RATIO_MAX, noise_looks_white, wiener_refine
 
 MIN_TILE = 32
 FLIPS = (1, 2, 4)  #: allowed ``flips``: 1 = none, 2 = + up-down, 4 = + left-right and both
@@ -191,6 +192,8 @@ class TiledDenoiser:
     ``tile`` larger than the image means one pass. ``precision``: ``auto`` (bf16/fp16 autocast on
     CUDA, fp32 elsewhere), ``fp32``, ``bf16`` or ``fp16``. ``flips`` (1, 2 or 4): average each tile's
     prediction over that many flipped copies (2: + up-down, which keeps the fast-scan axis; 4: + left-right).
+    ``refine``: post-processing of each finished plane, ``"auto"`` (what the model card says),
+    ``"none"`` or ``"wiener"`` (:func:`~.refine.wiener_refine`: for white noise only, e.g. HRTEM).
     """
 
     def __init__(
@@ -202,12 +205,16 @@ class TiledDenoiser:
         device: str | torch.device = "auto",
         precision: str = "auto",
         flips: int = 1,
+        refine: str = "auto",
     ) -> None:
         if flips not in FLIPS:
             raise LowdoseError(f"flips must be one of {FLIPS}, got {flips!r}")
+        if refine != "auto" and refine not in REFINE_METHODS:
+            raise LowdoseError(f"refine must be 'auto' or one of {REFINE_METHODS}, got {refine!r}")
         self.flips = int(flips)
         self.device = pick_device(device)
         self.model = model if model is not None else load_model(None)
+        self.refine = self.model.card.refine if refine == "auto" else refine
         d_tile, d_overlap, d_batch = default_tiling(self.device)
         self.tile = int(tile) if tile is not None else d_tile
         self.overlap = int(overlap) if overlap is not None else min(d_overlap, self.tile // 4)
@@ -283,8 +290,24 @@ class TiledDenoiser:
                         raise LowdoseError(f"out of {self.device.type.upper()} memory even with the smallest tile ({tile} px)") from exc
                     self.notes.append(note)
                     yield DenoiseProgress(done, total, p, len(planes), note)
+            if self.refine == "wiener":
+                note = self._refine(plane, index, p)
+                if note:
+                    yield DenoiseProgress(done, total, p, len(planes), note)
         self._plane_acc = None
         return self._out
+
+    def _refine(self, plane: np.ndarray, index, p: int) -> str:
+        """Wiener-refines the finished plane in place, unless its noise is not white; returns a note then."""
+        out = self._out[index] if index else self._out
+        white, ratio = noise_looks_white(plane)
+        if not white:
+            note = (f"Wiener refinement skipped on plane {p}: the noise is not white (spectrum edge / corner power {ratio:.0f} > "
+                    f"{WHITE_RATIO_MAX:g}: a camera point spread?)")
+            self.notes.append(note)
+            return note
+        out[...] = wiener_refine(plane, out)
+        return ""
 
     def _plane(self, plane: np.ndarray, index, grid: TileGrid, batch: int):
         """Yields the number of tiles finished after each batch; fills ``self._out[index]``."""
@@ -344,19 +367,22 @@ class TiledDenoiser:
         return out
 
 
-def iter_denoise(image, model: Model | None = None, tile=None, overlap=None, device="auto", batch=None, precision="auto", flips: int = 1):
+def iter_denoise(image, model: Model | None = None, tile=None, overlap=None, device="auto", batch=None, precision="auto", flips: int = 1, refine: str = "auto"):
     """Generator form of :func:`denoise` (yields :class:`DenoiseProgress`, returns the result)."""
-    return (yield from TiledDenoiser(model, tile, overlap, batch, device, precision, flips).run(image))
+    return (yield from TiledDenoiser(model, tile, overlap, batch, device, precision, flips, refine).run(image))
 
 
-def denoise(image, model: Model | str | None = None, tile: int | None = None, overlap: int | None = None, device: str = "auto", flips: int = 1) -> np.ndarray:
+def denoise(image, model: Model | str | None = None, tile: int | None = None, overlap: int | None = None, device: str = "auto", flips: int = 1,
+            refine: str = "auto") -> np.ndarray:
     """Denoise ``image`` (2-D or nD, numpy or dask) with ``model``: None: the bundled default (HAADF-STEM);
     ``"haadf"`` or ``"hrtem"``: that bundled model; a file path; or a :class:`~.model.Model`.
 
     Returns float32 of the input's shape. ``tile=None`` picks a tile for the device; a tile larger
     than the image means one pass. ``flips`` 2 or 4 average over flipped copies (2x or 4x the time;
-    measured on the held-out images: docs/model.md, "Averaging over flips").
+    measured on the held-out images: docs/model.md, "Averaging over flips"). ``refine``: ``"auto"``
+    (the model card's choice: ``"wiener"`` for the bundled HRTEM model), ``"none"`` or ``"wiener"``
+    (docs/model.md, "Wiener refinement").
     """
     if isinstance(model, (str,)) or hasattr(model, "__fspath__"):
         model = load_model(model)
-    return drive(iter_denoise(image, model, tile, overlap, device, flips=flips))
+    return drive(iter_denoise(image, model, tile, overlap, device, flips=flips, refine=refine))

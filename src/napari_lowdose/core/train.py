@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ from .errors import LowdoseError
 from .losses import LossConfig, make_loss
 from .metrics import psnr
 from .model import Model, Normalization
-from .simulate import Acquisition, HRTEMOptics, ScanArtifacts, SceneConfig, acquire, scanned, simulate_scene
+from .simulate import Acquisition, HRTEMOptics, ScanArtifacts, SceneConfig, acquire, camera_blur, scanned, simulate_scene
 from .unet import UNetConfig
 
 
@@ -56,6 +56,10 @@ class SimDistribution:
     dwell_us: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0)
     voltages_kv: tuple[float, ...] = (200.0, 300.0)
     defocus: tuple[float, float] = (-1200.0, 0.0)  #: Å
+    #: px, rms width of the HRTEM camera's point spread (:attr:`Acquisition.camera_psf_px`), uniform in
+    #: this range for ``1 - hrtem_counting`` of the images; the rest (direct electron counting) have none
+    hrtem_camera_psf: tuple[float, float] = (0.0, 0.0)
+    hrtem_counting: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.modalities or any(m not in ("haadf", "hrtem") for m in self.modalities):
@@ -64,6 +68,11 @@ class SimDistribution:
             lo, hi = getattr(self, name)
             if not 0 < lo <= hi:
                 raise LowdoseError(f"{name} must be a range 0 < low <= high, got {lo}, {hi}")
+        lo, hi = self.hrtem_camera_psf
+        if not 0 <= lo <= hi:
+            raise LowdoseError(f"hrtem_camera_psf must be a range 0 <= low <= high, got {lo}, {hi}")
+        if not 0.0 <= self.hrtem_counting <= 1.0:
+            raise LowdoseError(f"hrtem_counting must be a fraction in [0, 1], got {self.hrtem_counting}")
 
     def sample(self, rng: np.random.Generator, size: int) -> tuple[SceneConfig, Acquisition]:
         """One random (scene, acquisition) of ``size`` x ``size`` pixels."""
@@ -118,6 +127,8 @@ class SimDistribution:
         scene = SceneConfig(pixel_size=px, island_size=px * _log_uniform(rng, *self.particle_px), optics=optics, **common)
         electrons = _log_uniform(rng, *self.hrtem_electrons)
         acq = Acquisition(dose=electrons / px**2, dwell_us=1.0, artifacts=ScanArtifacts.none(), **detector)
+        if self.hrtem_counting < 1.0 and rng.random() >= self.hrtem_counting:  # no draw at the defaults: their sequence is unchanged
+            acq = replace(acq, camera_psf_px=float(rng.uniform(*self.hrtem_camera_psf)))
         return scene, acq
 
 
@@ -139,7 +150,7 @@ def simulate_example(scene: SceneConfig, acq: Acquisition, seed: int, along_scan
     noisy = acquire(truth, scene.pixel_size, acq, seed=acq_seed).astype(np.float32)
     if along_scan:
         truth = scanned(truth, acq, seed=acq_seed)
-    return noisy, clean_target(truth, scene, acq)
+    return noisy, clean_target(camera_blur(truth, acq), scene, acq)  # the camera's blur is kept: denoising, not deconvolution
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,8 @@ def _card_text(model: Model) -> str:
         gain = sum(r["model_psnr"] - r["noisy_psnr"] for r in held) / len(held)
         vs = sum(r["model_psnr"] - r["gaussian_psnr"] for r in held) / len(held)
         lines.append(f"held-out: {gain:+.1f} dB over noisy, {vs:+.1f} dB over the best Gaussian (mean of {len(held)} settings)")
+    if card.refine != "none":
+        lines.append(f"refine (model's choice): {card.refine}")
     finetune = card.training.get("finetune")
     if finetune:
         lines.append(f"fine-tuned: {finetune.get('steps')} steps, validation {finetune.get('best_validation_psnr_db')} dB")
@@ -81,6 +83,7 @@ class DenoiseWidget(QWidget):
         self.worker = None
         self.output_layer = None
         self._bar = None
+        self._notes: list[str] = []
         self._linked: list = []
 
         self.layer_combo = QComboBox()
@@ -107,6 +110,14 @@ class DenoiseWidget(QWidget):
         for n, label in ((1, "none"), (2, "2 (up-down), 2x time"), (4, "4 (up-down, left-right), 4x time")):
             self.flips.addItem(label, n)
         self.flips.setToolTip("Average the model over flipped copies of each tile: slightly better, slower")
+        self.refine = QComboBox()
+        for value, label in (("auto", "model's choice"), ("none", "none"), ("wiener", "Wiener (white noise: HRTEM)")):
+            self.refine.addItem(label, value)
+        self.refine.setToolTip(
+            "Wiener refinement after the network: puts back detail the network smoothed away, using the noise level in the "
+            "spectrum's corners. Only for white noise (HRTEM cameras); it puts STEM scan artifacts back. "
+            "'model's choice': what the model card says (the bundled hrtem model: Wiener; haadf: none)"
+        )
         self.run_button = QPushButton("Run")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -125,6 +136,7 @@ class DenoiseWidget(QWidget):
         form.addRow("overlap", self.overlap)
         form.addRow("device", self.device)
         form.addRow("average flips", self.flips)
+        form.addRow("refine", self.refine)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         buttons = QHBoxLayout()
@@ -208,6 +220,7 @@ class DenoiseWidget(QWidget):
                 overlap=None if self.overlap.value() < 0 else self.overlap.value(),
                 device=self.device.currentText(),
                 flips=self.flips.currentData(),
+                refine=self.refine.currentData(),
             )
         except LowdoseError as exc:
             self._error(str(exc))
@@ -216,13 +229,14 @@ class DenoiseWidget(QWidget):
         from napari.utils import progress
 
         self._source = layer
+        self._notes = []
         self._meta = {
             "name": f"{layer.name} denoised",
             "scale": tuple(layer.scale),
             "translate": tuple(layer.translate),
             "units": tuple(layer.units),
             "axis_labels": tuple(layer.axis_labels),
-            "metadata": {**layer.metadata, "denoised_with": self.model.card.name},
+            "metadata": {**layer.metadata, "denoised_with": self.model.card.name, "refine": denoiser.refine},
         }
         self._bar = progress(total=0, desc=f"Denoise {layer.name}")
         self.worker = create_worker(
@@ -235,7 +249,8 @@ class DenoiseWidget(QWidget):
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         flips = f", {denoiser.flips} flips" if denoiser.flips > 1 else ""
-        self.status.setText(f"denoising on {denoiser.device}, tile {denoiser.tile}, overlap {denoiser.overlap}{flips}…")
+        refine = ", Wiener refinement" if denoiser.refine == "wiener" else ""
+        self.status.setText(f"denoising on {denoiser.device}, tile {denoiser.tile}, overlap {denoiser.overlap}{flips}{refine}…")
         self.worker.start()
 
     def cancel(self) -> None:
@@ -253,12 +268,14 @@ class DenoiseWidget(QWidget):
             self._bar.refresh()
         if step.message:
             self.status.setText(step.message)
+            self._notes.append(step.message)
         if snapshot is not None:
             self._show(snapshot)
 
     def _on_done(self, result: np.ndarray) -> None:
         self._show(result)
-        self.status.setText(f"done: {self._meta['name']}")
+        notes = "".join(f"<br>{n}" for n in dict.fromkeys(self._notes))  # e.g. a skipped refinement
+        self.status.setText(f"done: {self._meta['name']}{notes}")
 
     def _on_error(self, exc: Exception) -> None:
         self._error(str(exc) if isinstance(exc, LowdoseError) else f"{type(exc).__name__}: {exc}")
