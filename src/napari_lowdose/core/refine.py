@@ -44,36 +44,43 @@ WHITE_RATIO_MAX = 10.0
 
 
 def _radius(shape: tuple[int, int]) -> np.ndarray:
-    """r = k / Nyquist on the rfft2 half plane (0 at DC, 1 on the Nyquist circle, sqrt(2) in the corners)."""
-    ky = sfft.fftfreq(shape[0])[:, None]
-    kx = sfft.rfftfreq(shape[1])[None, :]
-    return np.sqrt(ky * ky + kx * kx) / 0.5
+    """r = k / Nyquist on the rfft2 half plane (0 at DC, 1 on the Nyquist circle, sqrt(2) in the corners), float32."""
+    ky = sfft.fftfreq(shape[0]).astype(np.float32)[:, None]
+    kx = sfft.rfftfreq(shape[1]).astype(np.float32)[None, :]
+    return np.sqrt(ky * ky + kx * kx) * np.float32(2.0)
+
+
+def _spectrum(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rfft2 of the mean-free image, its power), in single precision: a whole plane's transform is
+    the largest array here (an 8192² plane: 270 MB complex64)."""
+    x = np.asarray(image, dtype=np.float32)
+    spec = sfft.rfft2(x - np.float32(x.mean(dtype=np.float64)))
+    return spec, spec.real * spec.real + spec.imag * spec.imag
 
 
 def white_noise_variance(noisy: np.ndarray) -> float:
     """Per-pixel variance of the noise of ``noisy``, if it is white: the mean power in the spectrum's
     corners (beyond the Nyquist circle, where optics pass little signal), from their median / ln 2
     (robust to a few signal peaks), divided by the pixel count."""
-    x = np.asarray(noisy, dtype=np.float64)
-    return _corner_power(np.abs(sfft.rfft2(x - x.mean())) ** 2, _radius(x.shape)) / x.size
+    _, power = _spectrum(noisy)
+    return _corner_power(power, _radius(np.shape(noisy))) / np.size(noisy)
 
 
 def _corner_power(power: np.ndarray, r: np.ndarray) -> float:
     corner = power[r >= CORNERS]
-    return float(np.median(corner) / math.log(2.0)) if corner.size else 0.0
+    return float(np.median(corner.astype(np.float64)) / math.log(2.0)) if corner.size else 0.0
 
 
 def noise_looks_white(noisy: np.ndarray) -> tuple[bool, float]:
     """(white?, ratio): the median power in the ring just inside the Nyquist circle over that in the far
     corners of the spectrum. White noise gives about 1 (more where signal reaches the edge); a camera point
     spread, which damps the corners far more than the edge, gives tens to hundreds."""
-    x = np.asarray(noisy, dtype=np.float64)
-    power = np.abs(sfft.rfft2(x - x.mean())) ** 2
-    r = _radius(x.shape)
+    _, power = _spectrum(noisy)
+    r = _radius(np.shape(noisy))
     edge, corner = power[(r >= EDGE[0]) & (r < EDGE[1])], power[r >= CORNER_FAR]
     if edge.size == 0 or corner.size == 0:
         return True, 1.0
-    ratio = float(np.median(edge) / max(float(np.median(corner)), 1e-300))
+    ratio = float(np.median(edge.astype(np.float64)) / max(float(np.median(corner.astype(np.float64))), 1e-300))
     return ratio <= WHITE_RATIO_MAX, ratio
 
 
@@ -81,36 +88,38 @@ def restore_residual(noisy: np.ndarray, denoised: np.ndarray, bins: int = RADIAL
     """``denoised`` plus the Wiener-filtered residual: gain max(0, 1 − N / P(r)) on the residual's
     spectrum, with P(r) its radial power profile and N the residual's own power in the corners (what
     is left there of the noise: the network keeps part of it, e.g. half in a 90 e⁻/px HRTEM image)."""
-    residual = np.asarray(noisy, dtype=np.float64) - denoised
-    spec = sfft.rfft2(residual - residual.mean())
-    power = spec.real**2 + spec.imag**2
-    r = _radius(residual.shape)
-    idx = np.minimum((r / math.sqrt(2.0) * bins).astype(np.intp), bins - 1)
-    counts = np.bincount(idx.ravel(), minlength=bins)
-    profile = np.bincount(idx.ravel(), power.ravel(), minlength=bins) / np.maximum(counts, 1)
+    denoised = np.asarray(denoised, dtype=np.float32)
+    spec, power = _spectrum(np.asarray(noisy, dtype=np.float32) - denoised)
+    r = _radius(denoised.shape)
     noise = _corner_power(power, r)
-    gain = np.clip(1.0 - noise / np.maximum(profile, 1e-300), 0.0, 1.0)
-    return denoised + sfft.irfft2(spec * gain[idx], s=residual.shape)
+    idx = np.minimum((r * np.float32(bins / math.sqrt(2.0))).astype(np.int32), bins - 1).ravel()
+    del r
+    counts = np.bincount(idx, minlength=bins)
+    profile = np.bincount(idx, power.ravel(), minlength=bins) / np.maximum(counts, 1)
+    del power
+    gain = np.clip(1.0 - noise / np.maximum(profile, 1e-300), 0.0, 1.0).astype(np.float32)
+    spec *= gain[idx].reshape(spec.shape)
+    return denoised + sfft.irfft2(spec, s=denoised.shape)
 
 
 def local_wiener(noisy: np.ndarray, pilot: np.ndarray, noise_variance: float, window: int = WINDOW) -> np.ndarray:
     """Empirical Wiener filter of ``noisy`` in ``window``² windows at 50 % overlap (sine analysis and
     synthesis windows), each with gain S / (S + N): S the power spectrum of ``pilot`` in that window,
     N the white noise power (``noise_variance`` per pixel)."""
-    x = np.asarray(noisy, dtype=np.float64)
-    p = np.asarray(pilot, dtype=np.float64)
     step = window // 2
     w1 = np.sin(np.pi * (np.arange(window) + 0.5) / window)
     w = np.outer(w1, w1)
     noise = noise_variance * float((w * w).sum())
+    # padded by a window: every pixel of the plane lies under exactly two windows along each axis, whose
+    # squared sine windows add up to 1 (sin² + cos²), so the overlap-add needs no normalisation
     pad = window
-    xp, pp = np.pad(x, pad, mode="reflect"), np.pad(p, pad, mode="reflect")
+    xp = np.pad(np.asarray(noisy, dtype=np.float32), pad, mode="reflect")
+    pp = np.pad(np.asarray(pilot, dtype=np.float32), pad, mode="reflect")
     xw = sliding_window_view(xp, (window, window))[::step, ::step]
     pw = sliding_window_view(pp, (window, window))[::step, ::step]
-    out = np.zeros_like(xp)
-    weight = np.zeros_like(xp)
-    for i in range(xw.shape[0]):  # one row of windows at a time bounds the memory
-        xs, ps = xw[i], pw[i]
+    out = np.zeros(xp.shape, dtype=np.float32)
+    for i in range(xw.shape[0]):  # one row of windows at a time (float64) bounds the memory
+        xs, ps = xw[i].astype(np.float64), pw[i].astype(np.float64)
         mean = ps.mean(axis=(-2, -1), keepdims=True)
         xs_f = sfft.rfft2((xs - mean) * w)
         ps_f = sfft.rfft2((ps - mean) * w)
@@ -121,8 +130,6 @@ def local_wiener(noisy: np.ndarray, pilot: np.ndarray, noise_variance: float, wi
         for j in range(xw.shape[1]):
             x0 = j * step
             out[y0 : y0 + window, x0 : x0 + window] += filt[j]
-            weight[y0 : y0 + window, x0 : x0 + window] += w * w
-    out /= np.maximum(weight, 1e-12)
     return out[pad:-pad, pad:-pad]
 
 
@@ -136,5 +143,5 @@ def wiener_refine(noisy: np.ndarray, denoised: np.ndarray, window: int = WINDOW)
         return np.asarray(denoised, dtype=np.float32)
     while window > min(noisy.shape) // 2:
         window //= 2
-    pilot = restore_residual(noisy, np.asarray(denoised, dtype=np.float64))
-    return local_wiener(noisy, pilot, white_noise_variance(noisy), window).astype(np.float32)
+    pilot = restore_residual(noisy, denoised)
+    return local_wiener(noisy, pilot, white_noise_variance(noisy), window)
