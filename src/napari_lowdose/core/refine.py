@@ -30,6 +30,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft as sfft
 
+from .spectrum import _noise_from_samples, _rgrid
+
 REFINE_METHODS = ("none", "wiener")  #: what a model card's ``refine`` and ``denoise(refine=)`` accept
 CORNERS = 1.0  #: the noise power is read where r = k / Nyquist >= this: the spectrum's corners
 WINDOW = 64  #: px, side of the local Wiener windows (50 % overlap)
@@ -45,9 +47,7 @@ WHITE_RATIO_MAX = 10.0
 
 def _radius(shape: tuple[int, int]) -> np.ndarray:
     """r = k / Nyquist on the rfft2 half plane (0 at DC, 1 on the Nyquist circle, sqrt(2) in the corners), float32."""
-    ky = sfft.fftfreq(shape[0]).astype(np.float32)[:, None]
-    kx = sfft.rfftfreq(shape[1]).astype(np.float32)[None, :]
-    return np.sqrt(ky * ky + kx * kx) * np.float32(2.0)
+    return _rgrid(tuple(shape))[2] * np.float32(2.0)
 
 
 def _spectrum(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +68,7 @@ def white_noise_variance(noisy: np.ndarray) -> float:
 
 def _corner_power(power: np.ndarray, r: np.ndarray) -> float:
     corner = power[r >= CORNERS]
-    return float(np.median(corner.astype(np.float64)) / math.log(2.0)) if corner.size else 0.0
+    return _noise_from_samples(corner.astype(np.float64)) if corner.size else 0.0
 
 
 def noise_looks_white(noisy: np.ndarray) -> tuple[bool, float]:
