@@ -39,9 +39,11 @@ RADIAL_BINS = 64
 MIN_SIDE = 16  #: planes smaller than this on either side are returned unrefined
 EDGE = (0.9, 1.0)  #: r range of the ring just inside the Nyquist circle that :func:`noise_looks_white` compares
 CORNER_FAR = 1.25  #: ... with the far corners (r >= this)
-#: edge / corner power above which the noise is not white. Simulated HRTEM (docs/model.md): 0.1-2.6 without
-#: a camera point spread (the edge holds signal at high dose), 2.3-6 with 0.5 px (where refining still
-#: helped), 57-151 with 0.8 px (where it cost up to 3.8 dB)
+#: edge / corner power above which the noise is not white. Simulated HRTEM, 1 Å pixels, 3-90 e⁻/px: 1.0-2.6
+#: without a camera point spread (more where signal reaches the edge, at high dose); 2.2-5.8 with a 0.5 px
+#: spread; 1.7-35 with 0.8 px. Read noise is white and is added after the spread, so where it fills the
+#: corners (few electrons per pixel) the ratio cannot see the spread: the guard catches strong spreads
+#: with little read noise only (docs/model.md, "Wiener refinement")
 WHITE_RATIO_MAX = 10.0
 
 
