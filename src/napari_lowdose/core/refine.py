@@ -17,8 +17,9 @@ STEM (line offsets, streaks along the fast scan), where the residual is mostly a
 steps put them back (measured: −6 dB). So a model card opts in (``"refine": "wiener"``; the bundled
 ``hrtem`` model does, ``haadf`` does not) and the user can switch it off. A camera whose point spread
 correlates the noise (a scintillator's MTF) leaves little noise power in the corners; when the edge of
-the spectrum holds more than :data:`WHITE_RATIO_MAX` times the corners' power,
-:func:`noise_looks_white` says no and the denoiser skips the refinement with a note. Measurements:
+the spectrum holds more than :data:`WHITE_RATIO_MAX` times the corners' power, or the network removed
+more than :data:`REMOVED_RATIO_MAX` times the variance of white noise at the corners' level,
+:func:`refinement_check` says no and the denoiser skips the refinement with a note. Measurements:
 docs/model.md, "Wiener refinement".
 """
 
@@ -45,6 +46,9 @@ CORNER_FAR = 1.25  #: ... with the far corners (r >= this)
 #: corners (few electrons per pixel) the ratio cannot see the spread: the guard catches strong spreads
 #: with little read noise only (docs/model.md, "Wiener refinement")
 WHITE_RATIO_MAX = 10.0
+#: removed variance / corner white-noise variance above which :func:`refinement_check` says no (chosen on
+#: development images, seeds 20261122 and 77, not the held-out set)
+REMOVED_RATIO_MAX = 1.5
 
 
 def _radius(shape: tuple[int, int]) -> np.ndarray:
@@ -76,7 +80,8 @@ def _corner_power(power: np.ndarray, r: np.ndarray) -> float:
 def noise_looks_white(noisy: np.ndarray) -> tuple[bool, float]:
     """(white?, ratio): the median power in the ring just inside the Nyquist circle over that in the far
     corners of the spectrum. White noise gives about 1 (more where signal reaches the edge); a camera point
-    spread, which damps the corners far more than the edge, gives tens to hundreds."""
+    spread, which damps the corners far more than the edge, gives tens to hundreds, unless white read
+    noise fills the corners (see :func:`refinement_check`)."""
     _, power = _spectrum(noisy)
     r = _radius(np.shape(noisy))
     edge, corner = power[(r >= EDGE[0]) & (r < EDGE[1])], power[r >= CORNER_FAR]
@@ -84,6 +89,24 @@ def noise_looks_white(noisy: np.ndarray) -> tuple[bool, float]:
         return True, 1.0
     ratio = float(np.median(edge.astype(np.float64)) / max(float(np.median(corner.astype(np.float64))), 1e-300))
     return ratio <= WHITE_RATIO_MAX, ratio
+
+
+def refinement_check(noisy: np.ndarray, denoised: np.ndarray) -> str:
+    """Why :func:`wiener_refine` should not run on this plane, or "" if it may. Two tests of the white-noise
+    assumption: the spectrum's edge / corner power (:func:`noise_looks_white`), and the variance the network
+    removed (noisy − denoised) over the white-noise variance read in the corners. With white noise the
+    network cannot remove much more than the noise: 0.3-1.4 measured (above 1 where it also removed signal,
+    at high dose). Correlated noise holds far more variance than its corners show: 2.4-3.5 with a 0.5 px
+    camera point spread, 13-107 with 0.8 px (docs/model.md, "Wiener refinement")."""
+    white, ratio = noise_looks_white(noisy)
+    if not white:
+        return f"the noise is not white (spectrum edge / corner power {ratio:.0f} > {WHITE_RATIO_MAX:g}: a camera point spread?)"
+    floor = white_noise_variance(noisy)
+    removed = float(np.var(np.asarray(noisy, dtype=np.float64) - np.asarray(denoised, dtype=np.float64)))
+    if floor <= 0 or removed > REMOVED_RATIO_MAX * floor:
+        return (f"the network removed {removed / max(floor, 1e-300):.1f}x the white-noise variance of the spectrum's corners "
+                f"(> {REMOVED_RATIO_MAX:g}): the noise is correlated (a camera point spread?)")
+    return ""
 
 
 def restore_residual(noisy: np.ndarray, denoised: np.ndarray, bins: int = RADIAL_BINS) -> np.ndarray:

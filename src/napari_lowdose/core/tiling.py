@@ -32,7 +32,7 @@ from .errors import InvalidImageError, LowdoseError
 from .image import check_image, looks_like_rgb
 from .model import Model, load_model
 from .progress import drive
-from .refine import REFINE_METHODS, WHITE_RATIO_MAX, noise_looks_white, wiener_refine
+from .refine import REFINE_METHODS, refinement_check, wiener_refine
 
 MIN_TILE = 32
 FLIPS = (1, 2, 4)  #: allowed ``flips``: 1 = none, 2 = + up-down, 4 = + left-right and both
@@ -300,10 +300,9 @@ class TiledDenoiser:
     def _refine(self, plane: np.ndarray, index, p: int) -> str:
         """Wiener-refines the finished plane in place, unless its noise is not white; returns a note then."""
         out = self._out[index] if index else self._out
-        white, ratio = noise_looks_white(plane)
-        if not white:
-            note = (f"Wiener refinement skipped on plane {p}: the noise is not white (spectrum edge / corner power {ratio:.0f} > "
-                    f"{WHITE_RATIO_MAX:g}: a camera point spread?)")
+        reason = refinement_check(plane, out)
+        if reason:
+            note = f"Wiener refinement skipped on plane {p}: {reason}"
             self.notes.append(note)
             return note
         out[...] = wiener_refine(plane, out)
