@@ -140,9 +140,11 @@ def test_refinement_check_catches_correlated_noise_under_white_read_noise():
     rng = np.random.default_rng(9)
     truth = _band_limited(seed=9, k_max=0.2)
     white = truth + rng.normal(0, 2.0, truth.shape)
-    assert refinement_check(white, truth) == ""
+    ok = refinement_check(white, truth)
+    assert ok.reason == "" and ok.noise_variance == pytest.approx(4.0, rel=0.1)
+    assert np.array_equal(wiener_refine(white, truth, noise_variance=ok.noise_variance), wiener_refine(white, truth))
     spread = truth + ndimage.gaussian_filter(rng.normal(0, 6.0, truth.shape), 0.8) + rng.normal(0, 0.5, truth.shape)
     assert noise_looks_white(spread)[0]  # the read noise fills the corners: the edge/corner test is fooled
-    reason = refinement_check(spread, truth)
+    reason = refinement_check(spread, truth).reason
     assert "removed" in reason and "correlated" in reason
-    assert "not white" in refinement_check(ndimage.gaussian_filter(white, 0.8), truth)
+    assert "not white" in refinement_check(ndimage.gaussian_filter(white, 0.8), truth).reason

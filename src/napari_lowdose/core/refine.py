@@ -26,6 +26,7 @@ docs/model.md, "Wiener refinement".
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -64,12 +65,22 @@ def _spectrum(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return spec, spec.real * spec.real + spec.imag * spec.imag
 
 
+def _noise_stats(noisy: np.ndarray) -> tuple[float, float]:
+    """(edge / far-corner power ratio, white-noise variance per pixel), from one transform of ``noisy``."""
+    _, power = _spectrum(noisy)
+    r = _radius(np.shape(noisy))
+    edge, far = power[(r >= EDGE[0]) & (r < EDGE[1])], power[r >= CORNER_FAR]
+    ratio = 1.0
+    if edge.size and far.size:
+        ratio = float(np.median(edge.astype(np.float64)) / max(float(np.median(far.astype(np.float64))), 1e-300))
+    return ratio, _corner_power(power, r) / np.size(noisy)
+
+
 def white_noise_variance(noisy: np.ndarray) -> float:
     """Per-pixel variance of the noise of ``noisy``, if it is white: the mean power in the spectrum's
     corners (beyond the Nyquist circle, where optics pass little signal), from their median / ln 2
     (robust to a few signal peaks), divided by the pixel count."""
-    _, power = _spectrum(noisy)
-    return _corner_power(power, _radius(np.shape(noisy))) / np.size(noisy)
+    return _noise_stats(noisy)[1]
 
 
 def _corner_power(power: np.ndarray, r: np.ndarray) -> float:
@@ -82,31 +93,33 @@ def noise_looks_white(noisy: np.ndarray) -> tuple[bool, float]:
     corners of the spectrum. White noise gives about 1 (more where signal reaches the edge); a camera point
     spread, which damps the corners far more than the edge, gives tens to hundreds, unless white read
     noise fills the corners (see :func:`refinement_check`)."""
-    _, power = _spectrum(noisy)
-    r = _radius(np.shape(noisy))
-    edge, corner = power[(r >= EDGE[0]) & (r < EDGE[1])], power[r >= CORNER_FAR]
-    if edge.size == 0 or corner.size == 0:
-        return True, 1.0
-    ratio = float(np.median(edge.astype(np.float64)) / max(float(np.median(corner.astype(np.float64))), 1e-300))
+    ratio = _noise_stats(noisy)[0]
     return ratio <= WHITE_RATIO_MAX, ratio
 
 
-def refinement_check(noisy: np.ndarray, denoised: np.ndarray) -> str:
-    """Why :func:`wiener_refine` should not run on this plane, or "" if it may. Two tests of the white-noise
+@dataclass(frozen=True)
+class NoiseCheck:
+    """What :func:`refinement_check` found: ``reason`` is "" when the refinement may run."""
+
+    reason: str
+    noise_variance: float  #: per pixel, white-noise level of the spectrum's corners (for :func:`wiener_refine`)
+
+
+def refinement_check(noisy: np.ndarray, denoised: np.ndarray) -> NoiseCheck:
+    """Whether :func:`wiener_refine` may run on this plane, and why not. Two tests of the white-noise
     assumption: the spectrum's edge / corner power (:func:`noise_looks_white`), and the variance the network
     removed (noisy − denoised) over the white-noise variance read in the corners. With white noise the
     network cannot remove much more than the noise: 0.3-1.4 measured (above 1 where it also removed signal,
     at high dose). Correlated noise holds far more variance than its corners show: 2.4-3.5 with a 0.5 px
     camera point spread, 13-107 with 0.8 px (docs/model.md, "Wiener refinement")."""
-    white, ratio = noise_looks_white(noisy)
-    if not white:
-        return f"the noise is not white (spectrum edge / corner power {ratio:.0f} > {WHITE_RATIO_MAX:g}: a camera point spread?)"
-    floor = white_noise_variance(noisy)
+    ratio, floor = _noise_stats(noisy)
+    if ratio > WHITE_RATIO_MAX:
+        return NoiseCheck(f"the noise is not white (spectrum edge / corner power {ratio:.0f} > {WHITE_RATIO_MAX:g}: a camera point spread?)", floor)
     removed = float(np.var(np.asarray(noisy, dtype=np.float64) - np.asarray(denoised, dtype=np.float64)))
     if floor <= 0 or removed > REMOVED_RATIO_MAX * floor:
-        return (f"the network removed {removed / max(floor, 1e-300):.1f}x the white-noise variance of the spectrum's corners "
-                f"(> {REMOVED_RATIO_MAX:g}): the noise is correlated (a camera point spread?)")
-    return ""
+        return NoiseCheck(f"the network removed {removed / max(floor, 1e-300):.1f}x the white-noise variance of the spectrum's corners "
+                          f"(> {REMOVED_RATIO_MAX:g}): the noise is correlated (a camera point spread?)", floor)
+    return NoiseCheck("", floor)
 
 
 def restore_residual(noisy: np.ndarray, denoised: np.ndarray, bins: int = RADIAL_BINS) -> np.ndarray:
@@ -158,9 +171,10 @@ def local_wiener(noisy: np.ndarray, pilot: np.ndarray, noise_variance: float, wi
     return out[pad:-pad, pad:-pad]
 
 
-def wiener_refine(noisy: np.ndarray, denoised: np.ndarray, window: int = WINDOW) -> np.ndarray:
+def wiener_refine(noisy: np.ndarray, denoised: np.ndarray, window: int = WINDOW, noise_variance: float | None = None) -> np.ndarray:
     """Both steps (module docstring) on one plane: returns float32 of its shape. Planes smaller than
-    :data:`MIN_SIDE` are returned as ``denoised``; the window shrinks to fit smaller planes."""
+    :data:`MIN_SIDE` are returned as ``denoised``; the window shrinks to fit smaller planes.
+    ``noise_variance``: the white-noise level if already known (:class:`NoiseCheck`), else read here."""
     noisy = np.asarray(noisy)
     if noisy.ndim != 2 or noisy.shape != np.shape(denoised):
         raise ValueError(f"wiener_refine needs two planes of one shape, got {noisy.shape} and {np.shape(denoised)}")
@@ -169,4 +183,4 @@ def wiener_refine(noisy: np.ndarray, denoised: np.ndarray, window: int = WINDOW)
     while window > min(noisy.shape) // 2:
         window //= 2
     pilot = restore_residual(noisy, denoised)
-    return local_wiener(noisy, pilot, white_noise_variance(noisy), window)
+    return local_wiener(noisy, pilot, white_noise_variance(noisy) if noise_variance is None else noise_variance, window)

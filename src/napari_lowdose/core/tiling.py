@@ -300,12 +300,12 @@ class TiledDenoiser:
     def _refine(self, plane: np.ndarray, index, p: int) -> str:
         """Wiener-refines the finished plane in place, unless its noise is not white; returns a note then."""
         out = self._out[index] if index else self._out
-        reason = refinement_check(plane, out)
-        if reason:
-            note = f"Wiener refinement skipped on plane {p}: {reason}"
+        check = refinement_check(plane, out)
+        if check.reason:
+            note = f"Wiener refinement skipped on plane {p}: {check.reason}"
             self.notes.append(note)
             return note
-        out[...] = wiener_refine(plane, out)
+        out[...] = wiener_refine(plane, out, noise_variance=check.noise_variance)
         return ""
 
     def _plane(self, plane: np.ndarray, index, grid: TileGrid, batch: int):
