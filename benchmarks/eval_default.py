@@ -22,6 +22,7 @@ import numpy as np
 
 from napari_lowdose.core.evaluate import EVAL_SEED, camera_settings, carbon_only_settings, evaluate, markdown_table, out_of_distribution_settings, standard_settings
 from napari_lowdose.core.model import BUNDLED_MODELS, load_model, save_model
+from napari_lowdose.core.refine import REFINE_METHODS
 from napari_lowdose.core.tiling import denoise
 
 
@@ -75,7 +76,7 @@ def main() -> int:
                              "or MODALITY=MODEL[,MODALITY=MODEL] to replace the bundled model of some modalities (e.g. hrtem=candidate.safetensors)")
     parser.add_argument("--images", type=int, default=6, help="images per setting")
     parser.add_argument("--flips", type=int, default=1, choices=[1, 2, 4], help="average the model over flipped copies (denoise(..., flips=))")
-    parser.add_argument("--refine", default="auto", choices=["auto", "none", "wiener"],
+    parser.add_argument("--refine", default="auto", choices=["auto", *REFINE_METHODS],
                         help="post-processing (denoise(..., refine=)): auto = each model card's choice (hrtem: wiener, haadf: none)")
     parser.add_argument("--figure", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)

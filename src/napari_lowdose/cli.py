@@ -16,6 +16,8 @@ from .core.progress import drive
 
 #: core.losses.NAMED, kept here so that parsing arguments does not import torch (a test checks they agree)
 LOSS_NAMES = ("l1", "l2", "psnr", "fourier", "seed")
+#: "auto" and core.refine.REFINE_METHODS, kept here so that parsing arguments does not import the spectrum code (a test checks they agree)
+REFINE_CHOICES = ("auto", "none", "wiener")
 
 PLUGIN = "napari-lowdose"
 EXIT_ERROR = 2  # a clear, expected error (bad file, bad argument)
@@ -472,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     dn.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     dn.add_argument("--flips", type=int, default=1, choices=[1, 2, 4],
                     help="average over flipped copies (2: + up-down, 4: + left-right; 2x or 4x the time, slightly better)")
-    dn.add_argument("--refine", default="auto", choices=["auto", "none", "wiener"],
+    dn.add_argument("--refine", default="auto", choices=list(REFINE_CHOICES),
                     help="post-processing: auto (the model card's choice; the bundled hrtem model: wiener), none, or wiener "
                          "(puts back detail the network smoothed away; white noise only, e.g. HRTEM; not for STEM)")
     dn.set_defaults(func=cmd_denoise)

@@ -148,3 +148,10 @@ def test_refinement_check_catches_correlated_noise_under_white_read_noise():
     reason = refinement_check(spread, truth).reason
     assert "removed" in reason and "correlated" in reason
     assert "not white" in refinement_check(ndimage.gaussian_filter(white, 0.8), truth).reason
+
+
+def test_cli_refine_choices_are_auto_and_the_methods():
+    from napari_lowdose.cli import REFINE_CHOICES
+    from napari_lowdose.core.refine import REFINE_METHODS
+
+    assert REFINE_CHOICES == ("auto", *REFINE_METHODS)
