@@ -73,6 +73,22 @@ def test_refine_follows_the_card_or_the_user(qtbot, setup, small_model):
     assert "refine (model's choice): wiener" in widget.model_label.text()
 
 
+def test_a_skipped_refinement_is_said_in_the_final_status(qtbot, setup, small_model):
+    from scipy import ndimage
+
+    viewer, widget, _ = setup
+    blurred = ndimage.gaussian_filter(np.random.default_rng(1).poisson(30, (128, 128)).astype(np.float32), 1.0)
+    viewer.add_image(blurred, name="camera")  # correlated noise: the refinement must not run
+    widget.layer_combo.setCurrentText("camera")
+    widget.refine.setCurrentIndex(widget.refine.findData("wiener"))
+    widget.run()
+    with qtbot.waitSignal(widget.worker.finished, timeout=30000):
+        pass
+    assert "done: camera denoised" in widget.status.text() and "Wiener refinement skipped" in widget.status.text()
+    expected = denoise(blurred, small_model, tile=64, overlap=16, device="cpu", refine="none")
+    np.testing.assert_allclose(viewer.layers["camera denoised"].data, expected, rtol=1e-5, atol=1e-4)
+
+
 def test_result_fills_in_progressively_off_the_gui_thread(qtbot, setup, monkeypatch):
     from napari_lowdose.core import tiling
     from napari_lowdose.widgets import denoise as denoise_widget

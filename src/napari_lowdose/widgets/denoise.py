@@ -83,7 +83,7 @@ class DenoiseWidget(QWidget):
         self.worker = None
         self.output_layer = None
         self._bar = None
-        self._notes: list[str] = []
+        self._denoiser = None  # the running one: its notes (e.g. a skipped refinement) go into the final status
         self._linked: list = []
 
         self.layer_combo = QComboBox()
@@ -229,7 +229,7 @@ class DenoiseWidget(QWidget):
         from napari.utils import progress
 
         self._source = layer
-        self._notes = []
+        self._denoiser = denoiser
         self._meta = {
             "name": f"{layer.name} denoised",
             "scale": tuple(layer.scale),
@@ -268,13 +268,12 @@ class DenoiseWidget(QWidget):
             self._bar.refresh()
         if step.message:
             self.status.setText(step.message)
-            self._notes.append(step.message)
         if snapshot is not None:
             self._show(snapshot)
 
     def _on_done(self, result: np.ndarray) -> None:
         self._show(result)
-        notes = "".join(f"<br>{n}" for n in dict.fromkeys(self._notes))  # e.g. a skipped refinement
+        notes = "".join(f"<br>{n}" for n in self._denoiser.notes)  # e.g. a skipped refinement
         self.status.setText(f"done: {self._meta['name']}{notes}")
 
     def _on_error(self, exc: Exception) -> None:
