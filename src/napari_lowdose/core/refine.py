@@ -109,8 +109,9 @@ def refinement_check(noisy: np.ndarray, denoised: np.ndarray) -> NoiseCheck:
     """Whether :func:`wiener_refine` may run on this plane, and why not. Two tests of the white-noise
     assumption: the spectrum's edge / corner power (:func:`noise_looks_white`), and the variance the network
     removed (noisy − denoised) over the white-noise variance read in the corners. With white noise the
-    network cannot remove much more than the noise: 0.3-1.4 measured (above 1 where it also removed signal,
-    at high dose). Correlated noise holds far more variance than its corners show: 2.4-3.5 with a 0.5 px
+    network cannot remove much more than the noise: 0.95-1.68 measured with the bundled hrtem network on
+    development images (above 1 where it also removed signal, at high dose; over 1.5 on 3 of 8 images at
+    90 e/A^2, which are then refused). Correlated noise holds far more variance than its corners show: 2.4-3.5 with a 0.5 px
     camera point spread, 13-107 with 0.8 px (docs/model.md, "Wiener refinement")."""
     ratio, floor = _noise_stats(noisy)
     if ratio > WHITE_RATIO_MAX:
