@@ -8,8 +8,13 @@ corners (the seed's "noise level from the high-frequency part"):
 1. :func:`restore_residual`: the *method noise* (noisy − denoised) is Wiener-filtered with its own
    radial power profile and its own noise floor, and added back: at frequencies where the residual holds more power than
    the noise it holds lost signal (a Wiener form of Tukey's "twicing").
-2. :func:`local_wiener`: an empirical Wiener filter of the noisy image in overlapping 64² windows, with
-   the step-1 image as the pilot signal spectrum (the second step of BM3D, with a network pilot).
+2. :func:`global_wiener`: an empirical Wiener filter of the whole noisy image, its signal spectrum read
+   from the image's own power spectrum less the noise (radially averaged, which follows the CTF's Thon
+   rings, or smoothed over 15 x 15 frequencies, which keeps the particles' lattice peaks). The pilot
+   is the mean of the step-1 and step-2 images: the network knows the scene, the spectrum knows this
+   image's optics.
+3. :func:`local_wiener`: an empirical Wiener filter of the noisy image in overlapping 64² windows, with
+   the pilot's power spectrum as the signal's (the second step of BM3D, with a network pilot).
 
 Both assume noise of the same power at every frequency and position. That holds for counting noise
 and read noise on a camera without a strong MTF and without scan artifacts; it does **not** hold for
@@ -31,12 +36,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft as sfft
+from scipy import ndimage
 
 from .spectrum import _noise_from_samples, _rgrid
 
 REFINE_METHODS = ("none", "wiener")  #: what a model card's ``refine`` and ``denoise(refine=)`` accept
 CORNERS = 1.0  #: the noise power is read where r = k / Nyquist >= this: the spectrum's corners
 WINDOW = 64  #: px, side of the local Wiener windows (50 % overlap)
+GLOBAL_SMOOTH = 15  #: frequency bins, side of the box that smooths the power spectrum in :func:`global_wiener`
 RADIAL_BINS = 64
 MIN_SIDE = 16  #: planes smaller than this on either side are returned unrefined
 EDGE = (0.9, 1.0)  #: r range of the ring just inside the Nyquist circle that :func:`noise_looks_white` compares
@@ -141,6 +148,30 @@ def restore_residual(noisy: np.ndarray, denoised: np.ndarray, bins: int = RADIAL
     return denoised + sfft.irfft2(spec, s=denoised.shape)
 
 
+def global_wiener(noisy: np.ndarray, noise_variance: float, smooth: int = GLOBAL_SMOOTH) -> np.ndarray:
+    """Empirical Wiener filter of the whole plane, with no pilot: gain S / (S + N), N the white noise
+    power (``noise_variance`` per pixel) and S the larger of two estimates of the signal power, each less
+    N and clipped at 0: the radial profile of the plane's power spectrum (one bin per frequency step:
+    sharp enough for Thon rings) and the power spectrum smoothed over ``smooth`` x ``smooth`` frequencies
+    (keeps off-axis peaks such as a particle's lattice reflections). Returns float32."""
+    x = np.asarray(noisy, dtype=np.float32)
+    mean = np.float32(x.mean(dtype=np.float64))
+    spec, power = _spectrum(x)
+    noise = np.float32(noise_variance * x.size)
+    r = _radius(x.shape)
+    bins = max(int(math.ceil(min(x.shape) / 2 * math.sqrt(2.0))), 1)
+    idx = np.minimum((r * np.float32(bins / math.sqrt(2.0))).astype(np.int32), bins - 1)
+    del r
+    profile = (np.bincount(idx.ravel(), power.ravel(), minlength=bins) / np.maximum(np.bincount(idx.ravel(), minlength=bins), 1)).astype(np.float32)
+    # the rfft half plane: periodic along ky, mirrored at kx = 0 and at the last column
+    signal = np.maximum(profile[idx], ndimage.uniform_filter(power, smooth, mode=("wrap", "mirror")))
+    del idx, power
+    signal -= noise
+    np.maximum(signal, 0, out=signal)
+    spec *= signal / np.maximum(signal + noise, np.float32(1e-30))
+    return sfft.irfft2(spec, s=x.shape) + mean
+
+
 def local_wiener(noisy: np.ndarray, pilot: np.ndarray, noise_variance: float, window: int = WINDOW) -> np.ndarray:
     """Empirical Wiener filter of ``noisy`` in ``window``² windows at 50 % overlap (sine analysis and
     synthesis windows), each with gain S / (S + N): S the power spectrum of ``pilot`` in that window,
@@ -173,7 +204,7 @@ def local_wiener(noisy: np.ndarray, pilot: np.ndarray, noise_variance: float, wi
 
 
 def wiener_refine(noisy: np.ndarray, denoised: np.ndarray, window: int = WINDOW, noise_variance: float | None = None) -> np.ndarray:
-    """Both steps (module docstring) on one plane: returns float32 of its shape. Planes smaller than
+    """The three steps (module docstring) on one plane: returns float32 of its shape. Planes smaller than
     :data:`MIN_SIDE` are returned as ``denoised``; the window shrinks to fit smaller planes.
     ``noise_variance``: the white-noise level if already known (:class:`NoiseCheck`), else read here."""
     noisy = np.asarray(noisy)
@@ -183,5 +214,8 @@ def wiener_refine(noisy: np.ndarray, denoised: np.ndarray, window: int = WINDOW,
         return np.asarray(denoised, dtype=np.float32)
     while window > min(noisy.shape) // 2:
         window //= 2
+    noise_variance = white_noise_variance(noisy) if noise_variance is None else noise_variance
     pilot = restore_residual(noisy, denoised)
-    return local_wiener(noisy, pilot, white_noise_variance(noisy) if noise_variance is None else noise_variance, window)
+    pilot += global_wiener(noisy, noise_variance)
+    pilot *= np.float32(0.5)
+    return local_wiener(noisy, pilot, noise_variance, window)
