@@ -130,6 +130,13 @@ def refinement_check(noisy: np.ndarray, denoised: np.ndarray) -> NoiseCheck:
     return NoiseCheck("", floor)
 
 
+def _radial_profile(power: np.ndarray, r: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """(bin of each frequency, mean power per bin): ``bins`` equal rings over r = 0 to sqrt(2)."""
+    idx = np.minimum((r * np.float32(bins / math.sqrt(2.0))).astype(np.int32), bins - 1)
+    flat = idx.ravel()
+    return idx, np.bincount(flat, power.ravel(), minlength=bins) / np.maximum(np.bincount(flat, minlength=bins), 1)
+
+
 def restore_residual(noisy: np.ndarray, denoised: np.ndarray, bins: int = RADIAL_BINS) -> np.ndarray:
     """``denoised`` plus the Wiener-filtered residual: gain max(0, 1 − N / P(r)) on the residual's
     spectrum, with P(r) its radial power profile and N the residual's own power in the corners (what
@@ -138,13 +145,10 @@ def restore_residual(noisy: np.ndarray, denoised: np.ndarray, bins: int = RADIAL
     spec, power = _spectrum(np.asarray(noisy, dtype=np.float32) - denoised)
     r = _radius(denoised.shape)
     noise = _corner_power(power, r)
-    idx = np.minimum((r * np.float32(bins / math.sqrt(2.0))).astype(np.int32), bins - 1).ravel()
-    del r
-    counts = np.bincount(idx, minlength=bins)
-    profile = np.bincount(idx, power.ravel(), minlength=bins) / np.maximum(counts, 1)
-    del power
+    idx, profile = _radial_profile(power, r, bins)
+    del r, power
     gain = np.clip(1.0 - noise / np.maximum(profile, 1e-300), 0.0, 1.0).astype(np.float32)
-    spec *= gain[idx].reshape(spec.shape)
+    spec *= gain[idx]
     return denoised + sfft.irfft2(spec, s=denoised.shape)
 
 
@@ -158,13 +162,9 @@ def global_wiener(noisy: np.ndarray, noise_variance: float, smooth: int = GLOBAL
     mean = np.float32(x.mean(dtype=np.float64))
     spec, power = _spectrum(x)
     noise = np.float32(noise_variance * x.size)
-    r = _radius(x.shape)
-    bins = max(int(math.ceil(min(x.shape) / 2 * math.sqrt(2.0))), 1)
-    idx = np.minimum((r * np.float32(bins / math.sqrt(2.0))).astype(np.int32), bins - 1)
-    del r
-    profile = (np.bincount(idx.ravel(), power.ravel(), minlength=bins) / np.maximum(np.bincount(idx.ravel(), minlength=bins), 1)).astype(np.float32)
+    idx, profile = _radial_profile(power, _radius(x.shape), max(int(math.ceil(min(x.shape) / 2 * math.sqrt(2.0))), 1))
     # the rfft half plane: periodic along ky, mirrored at kx = 0 and at the last column
-    signal = np.maximum(profile[idx], ndimage.uniform_filter(power, smooth, mode=("wrap", "mirror")))
+    signal = np.maximum(profile.astype(np.float32)[idx], ndimage.uniform_filter(power, smooth, mode=("wrap", "mirror")))
     del idx, power
     signal -= noise
     np.maximum(signal, 0, out=signal)
