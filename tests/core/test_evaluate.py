@@ -1,3 +1,6 @@
+import json
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -5,7 +8,9 @@ from scipy import ndimage
 from napari_lowdose.core.evaluate import (
     EvalSetting,
     best_gaussian,
+    distribution_from_card,
     evaluate,
+    evaluate_distribution,
     markdown_table,
     oracle_wiener,
     out_of_distribution_settings,
@@ -103,3 +108,25 @@ def test_camera_settings_are_the_hrtem_lowest_doses_through_a_point_spread():
     scene_a, acq_a = hrtem[0].draw(np.random.default_rng(2))
     scene_b, acq_b = cams[0].draw(np.random.default_rng(2))
     assert scene_a == scene_b and acq_a.camera_psf_px == 0 and acq_b.camera_psf_px == 0.5
+
+
+def test_evaluate_distribution_draws_from_the_distribution_and_scores_every_output():
+    dist = SimDistribution(modalities=("hrtem",), hrtem_camera_psf=(0.3, 0.6), hrtem_counting=0.5)
+    blur = lambda x: {"same": x, "blur": ndimage.gaussian_filter(x.astype(float), 1.0)}  # noqa: E731
+    recs = evaluate_distribution(dist, blur, images=6, size=64)
+    assert len(recs) == 6 and {r["modality"] for r in recs} == {"hrtem"}
+    for r in recs:
+        assert set(r["psnr"]) == {"noisy", "gaussian", "same", "blur"}
+        assert r["psnr"]["same"] == r["psnr"]["noisy"]
+        assert 0.4 <= r["pixel_size_A"] <= 2.0 and 0.3 <= r["electrons_per_pixel"] <= 100.0
+        assert r["camera_psf_px"] == 0 or 0.3 <= r["camera_psf_px"] <= 0.6
+    assert any(r["camera_psf_px"] == 0 for r in recs) and any(r["camera_psf_px"] > 0 for r in recs)
+    assert recs == evaluate_distribution(dist, blur, images=6, size=64)  # deterministic from the held-out seed
+    assert recs != evaluate_distribution(dist, blur, images=6, size=64, seed=1)
+
+
+def test_distribution_from_card_round_trips_through_json_lists():
+    dist = SimDistribution(modalities=("haadf",), haadf_pixel_size=(1.0, 2.0), dwell_us=(1.0, 2.0))
+    card = json.loads(json.dumps({"distribution": asdict(dist)}))  # as a card stores it: tuples become lists
+    assert distribution_from_card(card) == dist
+    assert distribution_from_card({}) == SimDistribution()

@@ -22,7 +22,7 @@ from scipy import ndimage
 from .metrics import affine_match, data_range, psnr, ssim
 from .simulate import Acquisition, HRTEMOptics, ScanArtifacts, SceneConfig
 from .spectrum import fft_mask
-from .train import clean_target, simulate_example
+from .train import SimDistribution, clean_target, simulate_example
 
 EVAL_SEED = 987_654_321  #: never used for training or validation
 STANDARD_COVERAGE = (0.1, 0.4)  #: particles' area fraction of the evaluation scenes (drawn uniformly)
@@ -180,6 +180,35 @@ def evaluate(settings: list[EvalSetting], denoiser: Method, images: int = 6, see
         row["gaussian_psnr_each"] = [round(v[0], 2) for v in per["gaussian"]]
         rows.append(row)
     return rows
+
+
+def distribution_from_card(trained_on: dict) -> SimDistribution:
+    """The :class:`~.train.SimDistribution` a model card's ``trained_on["distribution"]`` records (JSON
+    lists back to tuples); a card without one gets the defaults."""
+    d = trained_on.get("distribution", {})
+    return SimDistribution(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def evaluate_distribution(dist: SimDistribution, denoiser: Callable[[np.ndarray], dict[str, np.ndarray]], images: int,
+                          seed: int = EVAL_SEED, size: int = 256) -> list[dict]:
+    """Score images drawn from a training distribution itself (scene, optics, detector, dose and
+    artifacts all random, as in training), with the held-out seed: a broader test than the fixed
+    settings of :func:`evaluate`. ``denoiser`` maps a noisy image to named outputs (e.g. the network
+    alone and the network as ``denoise`` runs it).
+
+    Returns one dict per image: its modality, pixel size (Å), electrons per pixel, camera point spread
+    (px), the particles' area fraction, and ``psnr`` (dB after the affine match, :func:`score`) of ``noisy``, the oracle ``gaussian``
+    and each output of ``denoiser``."""
+    rng = np.random.default_rng([seed, zlib.crc32(b"training distribution")])
+    out = []
+    for _ in range(images):
+        scene, acq = dist.sample(rng, size)
+        noisy, target = simulate_example(scene, acq, int(rng.integers(2**31)))
+        outs = {"noisy": noisy, "gaussian": best_gaussian(noisy, target)[0], **denoiser(noisy)}
+        out.append({"modality": scene.modality, "pixel_size_A": round(scene.pixel_size, 3),
+                    "electrons_per_pixel": round(acq.electrons_per_pixel(scene.pixel_size), 3),
+                    "camera_psf_px": round(acq.camera_psf_px, 3), "coverage": round(scene.island_coverage, 3), "psnr": {m: round(score(x, target)[0], 3) for m, x in outs.items()}})
+    return out
 
 
 def markdown_table(rows: list[dict]) -> str:
