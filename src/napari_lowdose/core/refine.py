@@ -16,10 +16,11 @@ corners (the seed's "noise level from the high-frequency part"):
 3. :func:`local_wiener`: an empirical Wiener filter of the noisy image in overlapping 64² windows, with
    the pilot's power spectrum as the signal's (the second step of BM3D, with a network pilot).
 
-Both assume noise of the same power at every frequency and position. That holds for counting noise
+All three assume noise of the same power at every frequency and position. That holds for counting noise
 and read noise on a camera without a strong MTF and without scan artifacts; it does **not** hold for
 STEM (line offsets, streaks along the fast scan), where the residual is mostly artifacts and these
-steps put them back (measured: −6 dB). So a model card opts in (``"refine": "wiener"``; the bundled
+steps put them back (measured with the shipped haadf network, forced on: −7.7 to −12 dB at the lowest
+doses; at higher doses the guard below refuses). So a model card opts in (``"refine": "wiener"``; the bundled
 ``hrtem`` model does, ``haadf`` does not) and the user can switch it off. A camera whose point spread
 correlates the noise (a scintillator's MTF) leaves little noise power in the corners; when the edge of
 the spectrum holds more than :data:`WHITE_RATIO_MAX` times the corners' power, or the network removed
