@@ -4,6 +4,7 @@ broader test than eval_default.py's fixed settings. Reproduces the "Across the t
 table in docs/model.md.
 
     python benchmarks/eval_distribution.py [--model haadf|hrtem|FILE ...] [--images 120] [--size 256] [--json results.json]
+                                           [--distribution-of MODEL]   (another model's distribution, to compare two on one image set)
 
 Per image: the oracle Gaussian (sigma chosen with the truth), the network alone, and the model as
 ``denoise`` runs it (with the card's refinement and its guard; for HRTEM also the refinement forced on).
@@ -79,13 +80,16 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=120)
     parser.add_argument("--size", type=int, default=256, help="px, side of each image")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--distribution-of", metavar="MODEL", help="draw from this model's training distribution instead of each model's own")
     args = parser.parse_args()
+    fixed = load_model(args.distribution_of).card.trained_on if args.distribution_of else None
     result = {"held_out_seed": EVAL_SEED, "images": args.images, "size": args.size, "models": {}}
     for name in args.model:
         model = load_model(name)
         t0 = time.perf_counter()
-        records = evaluate_distribution(distribution_from_card(model.card.trained_on), outputs(model), args.images, size=args.size)
-        print(f"\nmodel '{model.name}' ({model.path}), refine: {model.card.refine}; {args.images} images of {args.size}² from its "
+        records = evaluate_distribution(distribution_from_card(fixed or model.card.trained_on), outputs(model), args.images, size=args.size)
+        whose = f"{args.distribution_of}'s" if fixed else "its"
+        print(f"\nmodel '{model.name}' ({model.path}), refine: {model.card.refine}; {args.images} images of {args.size}² from {whose} "
               f"training distribution, held-out seed {EVAL_SEED} ({time.perf_counter() - t0:.0f} s)\n")
         print(table(records))
         result["models"][model.name] = records
