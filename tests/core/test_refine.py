@@ -10,12 +10,15 @@ from napari_lowdose.core.tiling import TiledDenoiser, denoise
 from napari_lowdose.core.unet import UNetConfig
 
 
-def _band_limited(shape=(256, 256), seed=0, k_max=0.3):
-    """A smooth random signal with no power beyond k_max cycles/px (so none in the spectrum's corners)."""
+def _band_limited(shape=(256, 256), seed=0, k_max=0.3, k_min=0.0):
+    """A smooth random signal with no power beyond k_max cycles/px (so none in the spectrum's corners),
+    nor below k_min: with k_min > 0 one ring of frequencies, as phase contrast through a CTF puts it (a
+    Thon ring), which no Gaussian blur can keep while dropping the noise on both sides of it."""
     rng = np.random.default_rng(seed)
     spec = np.fft.fft2(rng.normal(size=shape))
     ky, kx = np.meshgrid(np.fft.fftfreq(shape[0]), np.fft.fftfreq(shape[1]), indexing="ij")
-    spec[np.hypot(ky, kx) > k_max] = 0
+    k = np.hypot(ky, kx)
+    spec[(k > k_max) | (k < k_min)] = 0
     x = np.real(np.fft.ifft2(spec))
     return 100 + 10 * x / x.std()
 
@@ -62,21 +65,9 @@ def test_pure_noise_stays_flat():
     assert local_wiener(noisy, np.full(noisy.shape, 50.0), 25.0).std() < 0.01 * noisy.std()
 
 
-def _ring(shape=(256, 256), seed=0, band=(0.15, 0.2)):
-    """A random signal whose power lies in one ring of frequencies, as phase contrast through a CTF puts
-    it (a Thon ring): no Gaussian blur can keep it and drop the noise on both sides of it."""
-    rng = np.random.default_rng(seed)
-    spec = np.fft.fft2(rng.normal(size=shape))
-    ky, kx = np.meshgrid(np.fft.fftfreq(shape[0]), np.fft.fftfreq(shape[1]), indexing="ij")
-    k = np.hypot(ky, kx)
-    spec[(k < band[0]) | (k > band[1])] = 0
-    x = np.real(np.fft.ifft2(spec))
-    return 100 + 10 * x / x.std()
-
-
 def test_global_wiener_keeps_a_thon_ring_and_a_lattice_and_drops_noise():
     rng = np.random.default_rng(6)
-    truth = _ring(seed=6)
+    truth = _band_limited(seed=6, k_min=0.15, k_max=0.2)
     noisy = truth + rng.normal(0, 10.0, truth.shape)  # as much noise as signal
     out = global_wiener(noisy, 100.0)
     assert out.dtype == np.float32 and out.shape == noisy.shape
