@@ -283,7 +283,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_seconds=args.minutes * 60 if args.minutes else None,
         validation_images=args.validation_images,
         ema=args.ema,
-        distribution=SimDistribution(modalities=tuple(args.modalities), hrtem_camera_psf=tuple(args.hrtem_camera_psf), hrtem_counting=args.hrtem_counting),
+        distribution=SimDistribution(modalities=tuple(args.modalities), hrtem_camera_psf=tuple(args.hrtem_camera_psf), hrtem_counting=args.hrtem_counting,
+                                     atomic_fraction=args.atomic_fraction),
         loss=LossConfig.named(args.loss),
         architecture=start.card.architecture if start else UNetConfig(depth=args.depth, base_channels=args.channels),
         normalization=start.card.normalization if start else SimTrainConfig().normalization,
@@ -496,6 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="px, range of the HRTEM camera's point-spread rms width (a scintillator camera's MTF, which correlates the noise)")
     tr.add_argument("--hrtem-counting", type=float, default=1.0, metavar="FRACTION",
                     help="fraction of HRTEM images from a counting camera (no point spread); the rest draw one from --hrtem-camera-psf")
+    tr.add_argument("--atomic-fraction", type=float, default=0.0, metavar="FRACTION",
+                    help="fraction of training scenes made of atoms (crystals, nanoparticles on supports; 0.05-1 Å/px) instead of particle-scale islands")
     tr.add_argument("--depth", type=int, default=5, help="U-Net levels (default 5, the seed's)")
     tr.add_argument("--channels", type=int, default=48, help="U-Net base channels (default 48, the seed's)")
     tr.add_argument("--init", default=None, metavar="MODEL", help="start from this model's weights and architecture (haadf, hrtem or a file; --depth and --channels are then not used)")
@@ -504,6 +507,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--name", default="default")
     tr.add_argument("--description", default="")
     tr.set_defaults(func=cmd_train)
+
+    from . import cli_simulate
+
+    cli_simulate.add_parser(sub)
 
     ft = sub.add_parser("finetune", help="fine-tune a model on your own (noisy, reference) pairs; Ctrl-C keeps the best weights")
     ft.add_argument("--noisy", type=Path, action="append", required=True, help="noisy (short-dwell) image; repeat for several pairs")

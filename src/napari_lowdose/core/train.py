@@ -29,6 +29,7 @@ from .losses import LossConfig, make_loss
 from .metrics import psnr
 from .model import Model, Normalization
 from .simulate import Acquisition, HRTEMOptics, ScanArtifacts, SceneConfig, acquire, camera_blur, scanned, simulate_scene
+from .simulate.scene import AtomicScene, random_atomic_scene, simulate_atomic
 from .unet import UNetConfig
 
 
@@ -60,6 +61,12 @@ class SimDistribution:
     #: this range for ``1 - hrtem_counting`` of the images; the rest (direct electron counting) have none
     hrtem_camera_psf: tuple[float, float] = (0.0, 0.0)
     hrtem_counting: float = 1.0
+    #: fraction of scenes made of atoms (:mod:`.simulate.scene`: crystals in zone axes, nanoparticles on
+    #: amorphous supports, defects) instead of islands drawn as continuous fields; 0 keeps the islands alone
+    atomic_fraction: float = 0.0
+    atomic_pixel_size: tuple[float, float] = (0.05, 1.0)  #: Å, atomic scenes
+    atomic_haadf_electrons: tuple[float, float] = (1.0, 3000.0)  #: incident e⁻ per probe position, atomic HAADF
+    atomic_hrtem_electrons: tuple[float, float] = (0.5, 300.0)  #: e⁻ per pixel, atomic HRTEM
 
     def __post_init__(self) -> None:
         if not self.modalities or any(m not in ("haadf", "hrtem") for m in self.modalities):
@@ -73,10 +80,14 @@ class SimDistribution:
             raise LowdoseError(f"hrtem_camera_psf must be a range 0 <= low <= high, got {lo}, {hi}")
         if not 0.0 <= self.hrtem_counting <= 1.0:
             raise LowdoseError(f"hrtem_counting must be a fraction in [0, 1], got {self.hrtem_counting}")
+        if not 0.0 <= self.atomic_fraction <= 1.0:
+            raise LowdoseError(f"atomic_fraction must be a fraction in [0, 1], got {self.atomic_fraction}")
 
-    def sample(self, rng: np.random.Generator, size: int) -> tuple[SceneConfig, Acquisition]:
+    def sample(self, rng: np.random.Generator, size: int) -> tuple[SceneConfig | AtomicScene, Acquisition]:
         """One random (scene, acquisition) of ``size`` x ``size`` pixels."""
         modality = str(rng.choice(self.modalities))
+        if self.atomic_fraction > 0 and rng.random() < self.atomic_fraction:  # no draw at 0: old sequences unchanged
+            return self._sample_atomic(rng, size, modality)
         element = str(rng.choice(self.elements))
         common = dict(
             shape=(size, size),
@@ -132,6 +143,26 @@ class SimDistribution:
         return scene, acq
 
 
+    def _sample_atomic(self, rng: np.random.Generator, size: int, modality: str) -> tuple[AtomicScene, Acquisition]:
+        scene = random_atomic_scene(rng, modality, size, self.atomic_pixel_size)
+        px = scene.pixel_size
+        detector = dict(detector_gain=_log_uniform(rng, 1.0, 50.0), detector_offset=float(rng.uniform(0, 500)), read_noise=float(rng.uniform(0, 5)))
+        if modality == "haadf":
+            electrons = _log_uniform(rng, *self.atomic_haadf_electrons)
+            art = ScanArtifacts().scaled(float(rng.uniform(*self.artifact_scale)))
+            return scene, Acquisition(dose=electrons / px**2, dwell_us=float(rng.choice(self.dwell_us)), artifacts=art, **detector)
+        electrons = _log_uniform(rng, *self.atomic_hrtem_electrons)
+        acq = Acquisition(dose=electrons / px**2, dwell_us=1.0, artifacts=ScanArtifacts.none(), **detector)
+        if self.hrtem_counting < 1.0 and rng.random() >= self.hrtem_counting:
+            acq = replace(acq, camera_psf_px=float(rng.uniform(*self.hrtem_camera_psf)))
+        return scene, acq
+
+
+def noise_free(scene: SceneConfig | AtomicScene, seed: int) -> np.ndarray:
+    """The noise-free image of either kind of scene (islands or atoms)."""
+    return simulate_atomic(scene, seed=seed) if isinstance(scene, AtomicScene) else simulate_scene(scene, seed=seed)
+
+
 def clean_target(truth: np.ndarray, scene: SceneConfig, acq: Acquisition) -> np.ndarray:
     """What a perfect, artifact-free detector would record: offset + gain x expected electrons (float32)."""
     return (acq.detector_offset + acq.detector_gain * acq.electrons_per_pixel(scene.pixel_size) * truth).astype(np.float32)
@@ -145,7 +176,7 @@ def simulate_example(scene: SceneConfig, acq: Acquisition, seed: int, along_scan
     artifacts): a denoiser cannot know the jitter of one acquisition, so this is what it can be asked for.
     Without it, the undistorted scene."""
     ss = np.random.SeedSequence(seed).spawn(2)
-    truth = simulate_scene(scene, seed=int(ss[0].generate_state(1)[0]))
+    truth = noise_free(scene, int(ss[0].generate_state(1)[0]))
     acq_seed = int(ss[1].generate_state(1)[0])
     noisy = acquire(truth, scene.pixel_size, acq, seed=acq_seed).astype(np.float32)
     if along_scan:
