@@ -411,3 +411,46 @@ def test_finetune_ctrl_c_writes_the_best_weights_so_far(tmp_path, capsys, monkey
     assert "interrupted; wrote" in capsys.readouterr().out
     model = load_model(out)
     assert model.card.training["finetune"]["ended"] == "interrupted"
+
+
+def test_simulate_writes_counts_truth_and_pixel_size(tmp_path, capsys):
+    from napari_lowdose.io import read_image
+
+    out, truth = tmp_path / "sto.tif", tmp_path / "sto_truth.tif"
+    args = ["simulate", "--structure", "SrTiO3", "--zone", "0", "0", "1", "--thickness", "40", "--pixel-size", "0.25",
+            "--shape", "64", "96", "--dose", "2000", "--seed", "4", "-o", str(out), "--truth", str(truth)]
+    assert main(args) == 0
+    (noisy,), (clean,) = read_image(out), read_image(truth)
+    assert noisy.data.shape == (64, 96) and noisy.data.dtype == np.uint16
+    assert noisy.pixel_size == pytest.approx(0.25) and clean.pixel_size == pytest.approx(0.25)
+    # counts are Poisson around dose x pixel area x the noise-free fraction
+    assert noisy.data.mean() == pytest.approx(2000 * 0.25**2 * clean.data.mean(), rel=0.05)
+    assert main(args) == 0 and np.array_equal(read_image(out)[0].data, noisy.data)  # same seed, same image
+
+
+def test_simulate_without_dose_is_noise_free_hrtem(tmp_path):
+    from napari_lowdose.io import read_image
+
+    out = tmp_path / "gan.tif"
+    assert main(["simulate", "--structure", "GaN", "--modality", "hrtem", "--shape", "48", "48", "--thickness", "30", "-o", str(out)]) == 0
+    (img,) = read_image(out)
+    assert img.data.dtype == np.float32 and 0.2 < img.data.mean() < 1.2
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--structure", "Kryptonite"], "unknown structure"),
+        (["--structure", "Au", "--zone", "0", "0", "0"], "zone axis"),
+        (["--structure", "Au", "--pixel-size", "0"], "pixel-size"),
+        (["--structure", "Au", "--pixel-size", "nan"], "pixel-size"),
+        (["--structure", "BAD_FILE"], "cannot read"),
+    ],
+)
+def test_simulate_bad_input_is_one_line(tmp_path, capsys, extra, words):
+    bad = tmp_path / "bad.cif"
+    bad.write_text("not a structure\n")
+    extra = [str(bad) if e == "BAD_FILE" else e for e in extra]
+    assert main(["simulate", *extra, "--shape", "16", "16", "-o", str(tmp_path / "x.tif")]) == EXIT_ERROR
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err and "Traceback" not in err

@@ -231,7 +231,7 @@ def particles_on_support(
         rot = zone_rotation(rng, cr) if zone_axis else random_rotation(rng)
         p = p @ rot.T
         p[:, 2] += support_thickness - p[:, 2].min() + 1.0
-        p[:, :2] += rng.uniform([0, 0], [lx, ly])
+        p[:, :2] += rng.uniform([0.15 * lx, 0.15 * ly], [0.85 * lx, 0.85 * ly])  # mostly inside the field
         syms.append(s)
         poss.append(p)
     return np.concatenate(syms), np.concatenate(poss)
