@@ -1,0 +1,97 @@
+"""Which bundled model fits an image, and whether the image lies inside the range a model was trained on.
+
+:func:`model_range` reads a model card: the modality, the pixel sizes (Å) and the incident electrons
+per pixel of its training distribution (islands and, where the card says so, atoms), the detectors.
+:func:`range_note` gives one sentence when an image's pixel size lies outside that range (a model
+asked to restore what it never saw can erase or invent structure). :func:`choose_model` picks
+``"haadf"`` or ``"hrtem"`` from the acquisition mode a file records (STEM or TEM).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import BUNDLED_MODELS, DEFAULT_MODEL, ModelCard
+
+#: how far outside the trained pixel-size range (as a factor) still counts as inside: the networks see
+#: patches at random pixel sizes, a few percent either side changes nothing
+TOLERANCE = 1.15
+
+
+@dataclass(frozen=True)
+class TrainedRange:
+    """What a model was trained on. Pixel sizes in Å, electrons per pixel (per probe position)."""
+
+    modalities: tuple[str, ...]
+    pixel_size: tuple[float, float] | None
+    electrons: tuple[float, float] | None
+    detectors: str
+
+    def describe(self) -> str:
+        parts = ["/".join(BUNDLED_MODELS.get(m, m) for m in self.modalities) or "unknown modality"]
+        if self.pixel_size:
+            parts.append(f"{self.pixel_size[0]:g}-{self.pixel_size[1]:g} Å/px")
+        if self.electrons:
+            parts.append(f"{self.electrons[0]:g}-{self.electrons[1]:g} e⁻/px")
+        if self.detectors:
+            parts.append(self.detectors)
+        return ", ".join(parts)
+
+
+def model_range(card: ModelCard) -> TrainedRange | None:
+    """The training range a card records (``None`` when it records none, e.g. a fine-tuned model's base
+    was not simulated)."""
+    dist = (card.trained_on or {}).get("distribution")
+    if not isinstance(dist, dict):
+        return None
+    modalities = tuple(dist.get("modalities") or ())
+    lows, highs, e_lo, e_hi = [], [], [], []
+    atomic = float(dist.get("atomic_fraction") or 0.0)
+    for m in modalities:
+        if atomic < 1.0 and f"{m}_pixel_size" in dist:
+            lows.append(dist[f"{m}_pixel_size"][0])
+            highs.append(dist[f"{m}_pixel_size"][1])
+            e_lo.append(dist[f"{m}_electrons"][0])
+            e_hi.append(dist[f"{m}_electrons"][1])
+        if atomic > 0 and "atomic_pixel_size" in dist:
+            lows.append(dist["atomic_pixel_size"][0])
+            highs.append(dist["atomic_pixel_size"][1])
+            key = f"atomic_{m}_electrons"
+            if key in dist:
+                e_lo.append(dist[key][0])
+                e_hi.append(dist[key][1])
+    detectors = []
+    if "haadf" in modalities:
+        detectors.append("STEM detector with scan artifacts")
+    if "hrtem" in modalities:
+        counting = float(dist.get("hrtem_counting", 1.0))
+        detectors.append("counting camera" if counting >= 1.0 else f"counting ({counting:.0%}) and scintillator cameras")
+    return TrainedRange(
+        modalities,
+        (min(lows), max(highs)) if lows else None,
+        (min(e_lo), max(e_hi)) if e_lo else None,
+        "; ".join(detectors),
+    )
+
+
+def range_note(card: ModelCard, pixel_size: float | None) -> str | None:
+    """One sentence when ``pixel_size`` (Å) lies outside the card's trained range, else ``None``."""
+    rng = model_range(card)
+    if rng is None or rng.pixel_size is None or pixel_size is None or not pixel_size > 0:
+        return None
+    lo, hi = rng.pixel_size
+    if lo / TOLERANCE <= pixel_size <= hi * TOLERANCE:
+        return None
+    return (
+        f"this image's pixel size ({pixel_size:.3g} Å) is outside the {lo:g}-{hi:g} Å the {card.name} model was trained on: "
+        "it may erase or invent structure; try adapting the model to the image, fine-tuning, or another model"
+    )
+
+
+def choose_model(mode: str | None) -> tuple[str, str]:
+    """(bundled model name, why) for a file's acquisition mode ("stem", "tem" or None)."""
+    if mode == "stem":
+        return "haadf", "HAADF-STEM model, chosen from the file's metadata (STEM)"
+    if mode == "tem":
+        return "hrtem", "HRTEM model, chosen from the file's metadata (TEM)"
+    return DEFAULT_MODEL, f"{BUNDLED_MODELS[DEFAULT_MODEL]} model (the default: the file does not say STEM or TEM)"

@@ -1,0 +1,67 @@
+"""Choosing a model, its trained range, and adapting it to one image."""
+
+import numpy as np
+import pytest
+
+from napari_lowdose.core.adapt import adapt
+from napari_lowdose.core.choose import choose_model, model_range, range_note
+from napari_lowdose.core.errors import LowdoseError
+from napari_lowdose.core.model import Model, ModelCard, load_model
+from napari_lowdose.core.unet import UNetConfig
+
+
+def test_bundled_cards_state_their_range_and_out_of_range_images_get_a_sentence():
+    for name in ("haadf", "hrtem"):
+        card = load_model(name).card
+        rng = model_range(card)
+        assert rng is not None and rng.pixel_size[0] < rng.pixel_size[1] and rng.electrons[0] < rng.electrons[1]
+        lo, hi = rng.pixel_size
+        assert range_note(card, (lo * hi) ** 0.5) is None
+        note = range_note(card, lo / 3)
+        assert note and "outside" in note and f"{lo:g}" in note and note.count(".") <= 3
+        assert range_note(card, hi * 3) is not None
+    assert range_note(ModelCard(), 0.1) is None  # a card with no training range: no claim either way
+
+
+def test_atomic_training_widens_the_range():
+    card = ModelCard(trained_on={"distribution": {"modalities": ["haadf"], "haadf_pixel_size": [0.5, 8.0], "haadf_electrons": [0.5, 300.0],
+                                                  "atomic_fraction": 0.6, "atomic_pixel_size": [0.05, 1.0], "atomic_haadf_electrons": [1.0, 3000.0]}})
+    rng = model_range(card)
+    assert rng.pixel_size == (0.05, 8.0) and rng.electrons == (0.5, 3000.0)
+    assert range_note(card, 0.1) is None
+
+
+def test_choose_model_from_mode():
+    assert choose_model("stem")[0] == "haadf" and "metadata" in choose_model("stem")[1]
+    assert choose_model("tem")[0] == "hrtem" and "metadata" in choose_model("tem")[1]
+    name, why = choose_model(None)
+    assert name == "haadf" and "default" in why
+
+
+def _small_model() -> Model:
+    return Model.new(UNetConfig(depth=2, base_channels=8))
+
+
+def test_adapt_keeps_the_start_unless_the_blind_spot_score_improves():
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:96, 0:96]
+    truth = 20 + 15 * np.sin(xx / 3.0) * np.cos(yy / 4.0)
+    noisy = rng.poisson(truth).astype(np.float32)
+    model = _small_model()
+    adapted, report = adapt(noisy, model, seconds=4.0, seed=1)
+    assert report.steps >= 1
+    if report.adopted:
+        assert report.best_score > report.start_score and adapted is not model
+    else:
+        assert adapted is model and report.best_score == pytest.approx(report.start_score)
+    assert report.note()
+
+
+def test_adapt_bad_input():
+    model = _small_model()
+    with pytest.raises(LowdoseError, match="at least"):
+        adapt(np.ones((20, 20), np.float32), model, seconds=1)
+    with pytest.raises(LowdoseError, match="2-D"):
+        adapt(np.ones((2, 80, 80), np.float32), model, seconds=1)
+    with pytest.raises(LowdoseError, match="positive"):
+        adapt(np.random.default_rng(0).poisson(5, (80, 80)).astype(np.float32), model, seconds=0)
