@@ -45,6 +45,7 @@ from .image import check_image, looks_like_rgb
 
 MIN_SIDE = 32  #: smaller images give too few frequency samples for a readout
 NO_CUTOFF = "no cutoff above noise"
+NOT_MEASURABLE = "not measurable on a processed image"
 _WORKERS = -1  # scipy.fft threads: all cores
 
 
@@ -263,9 +264,11 @@ class _Grid:
 
 @lru_cache(maxsize=6)
 def _bins(
-    shape: tuple[int, int], sector_deg: float = 15.0, nyquist_band: float = 0.0, noise_from: float = 0.45, stride: int = 1
+    shape: tuple[int, int], sector_deg: float = 15.0, nyquist_band: float = 0.0, noise_from: float = 0.45, stride: int = 1,
+    streaks: tuple[int, ...] = (),
 ) -> _Grid:
-    """Radial bin index per half-plane frequency, and the x / y wedge selections."""
+    """Radial bin index per half-plane frequency, and the x / y wedge selections; ``streaks``: kx
+    columns (rfft indices) left out as well (:func:`streak_columns`)."""
     ky, kx, k = _rgrid(shape)
     dk = 1.0 / min(shape)
     idx = np.floor(k / dk).astype(np.int32)
@@ -284,6 +287,8 @@ def _bins(
     # content lands within the content's bandwidth of kx = 1/2
     if nyquist_band > 0:
         scan_lines |= np.broadcast_to(kx >= 0.5 - nyquist_band, k.shape)
+    if streaks:
+        scan_lines[:, [c for c in streaks if c < k.shape[1]]] = True
     if stride > 1:  # every stride-th frequency in each direction (FRC on large images)
         scan_lines[np.arange(k.shape[0]) % stride != 0, :] = True
         scan_lines[:, np.arange(k.shape[1]) % stride != 0] = True
@@ -325,6 +330,41 @@ def _noise_from_samples(values: np.ndarray) -> float:
     if values.size == 0:
         return float("nan")
     return float(np.median(values) / math.log(2.0))
+
+
+STREAK_SIGMAS = 4.0  #: how far (in standard deviations of the estimate) a column's noise must stand out to be a streak
+
+
+def streak_columns(power: np.ndarray, shape: tuple[int, int], noise_from: float = 0.45) -> tuple[int, ...]:
+    """kx columns (rfft half-plane indices) that scan-line artifacts streak along ky: their power at
+    high |ky| (>= ``noise_from``, where the images this readout is for hold noise only) stands above
+    that of the columns at 0.3 <= kx < 0.47 by more than STREAK_SIGMAS standard deviations of the
+    estimate (3-column average of the median over those rows). Line-to-line jitter smears every
+    Bragg peak and low-frequency feature along ky this way, as far as the content reaches in kx (on
+    the STO image 16_STOimage_1.ser: kx up to ~0.1 cycles/pixel), and offsets that vary along a
+    line do the same near kx = 0. Those columns say nothing about resolution."""
+    ky = np.abs(sfft.fftfreq(shape[0]))
+    rows = ky >= noise_from
+    nrows = int(np.count_nonzero(rows))
+    kx = sfft.rfftfreq(shape[1])
+    ref_cols = (kx >= 0.3) & (kx < 0.47)
+    if nrows < 8 or np.count_nonzero(ref_cols) < 8:
+        return ()
+    col = np.median(power[rows], axis=0).astype(np.float64)
+    ref = float(np.median(col[ref_cols]))
+    if not ref > 0:
+        return ()
+    col = _smooth(col / ref, 3)
+    # median of n exponential samples: relative sd ~ 1.44 / sqrt(n); the window correlates neighbouring
+    # rows (x 1.5) and the 3-column average gains ~2 independent samples
+    sd = 1.44 * math.sqrt(1.5) / math.sqrt(2.0 * nrows)
+    low = kx < 0.3
+    flagged = np.flatnonzero((col > 1.0 + STREAK_SIGMAS * sd) & low)
+    if flagged.size > 0.5 * np.count_nonzero(low):
+        # most low-kx columns: noise coloured along x (detector afterglow), not streaks; the readout's
+        # documented behaviour for correlated noise applies (docs/spectrum.md)
+        return ()
+    return tuple(int(c) for c in flagged if c >= 2)  # columns 0 and 1 are always left out
 
 
 def _smooth(values: np.ndarray, width: int = 3) -> np.ndarray:
@@ -396,7 +436,29 @@ def looks_like_counts(plane: np.ndarray, noise_variance: float) -> bool:
     return mean > 0 and 1 / 1.5 <= noise_variance / mean <= 1.5
 
 
-def frc_curve(image, split: SplitKind = "checkerboard", seed: int = 0, spectrum: np.ndarray | None = None, nyquist_band: float = 0.0) -> Profile:
+def noise_whiteness(power: np.ndarray, shape: tuple[int, int], streaks: tuple[int, ...] = ()) -> float:
+    """Median high-frequency power along kx (kx >= 0.4, |ky| < 0.25) over that along ky (|ky| >= 0.4,
+    0.02 <= kx < 0.25, ``streaks`` columns left out), from a :func:`windowed_spectrum` power: about 1
+    for white noise, < 1 when neighbours along x share noise (detector afterglow), > 1 along y. Where
+    it is far from 1, neighbouring pixels are not independent, and neither are checkerboard halves."""
+    ky = np.abs(sfft.fftfreq(shape[0]))[:, None]
+    kx = sfft.rfftfreq(shape[1])[None, :]
+    sel_y = (ky >= 0.4) & (kx < 0.25) & (kx >= 0.02)
+    if streaks:
+        keep = np.ones(kx.shape, dtype=bool)
+        keep[:, [c for c in streaks if c < kx.shape[1]]] = False
+        sel_y = sel_y & keep
+    band_x, band_y = power[(kx >= 0.4) & (ky < 0.25)], power[sel_y]
+    if band_x.size < 16 or band_y.size < 16:
+        return 1.0
+    return _noise_from_samples(band_x) / max(_noise_from_samples(band_y), 1e-300)
+
+
+WHITE_RANGE = (0.67, 1.5)  #: noise_whiteness of noise taken as white (independent neighbouring pixels)
+
+
+def frc_curve(image, split: SplitKind = "checkerboard", seed: int = 0, spectrum: np.ndarray | None = None, nyquist_band: float = 0.0,
+              streaks: tuple[int, ...] = ()) -> Profile:
     """Fourier ring correlation of two half-images of one image; ``k`` in cycles/pixel of the *input*.
 
     ``checkerboard``: the (even, even) / (odd, odd) and (even, odd) / (odd, even) pixel sub-lattices,
@@ -413,7 +475,7 @@ def frc_curve(image, split: SplitKind = "checkerboard", seed: int = 0, spectrum:
         Fa, _ = windowed_spectrum(a)
         Fn = spectrum if spectrum is not None else windowed_spectrum(plane.astype(np.float32))[0]
         # b = n - a, and the windowed, mean-removed transform is linear: F_b = F_n - F_a
-        return _frc(Fa, Fn, plane.shape, None, 1.0, nyquist_band, b_is_total=True)
+        return _frc(Fa, Fn, plane.shape, None, 1.0, nyquist_band, b_is_total=True, streaks=streaks)
     plane = plane.astype(np.float32, copy=False)
     ny, nx = (plane.shape[0] // 2) * 2, (plane.shape[1] // 2) * 2
     p = plane[:ny, :nx]
@@ -424,7 +486,7 @@ def frc_curve(image, split: SplitKind = "checkerboard", seed: int = 0, spectrum:
     ):
         Fa, _ = windowed_spectrum(np.ascontiguousarray(a))
         Fb, _ = windowed_spectrum(np.ascontiguousarray(b))
-        curves.append(_frc(Fa, Fb, a.shape, shift, 2.0, 0.0))
+        curves.append(_frc(Fa, Fb, a.shape, shift, 2.0, 0.0, streaks=streaks))
     c1, c2 = curves
     n = min(c1.k.size, c2.k.size)
     return Profile(c1.k[:n], 0.5 * (c1.values[:n] + c2.values[:n]), c1.counts[:n] + c2.counts[:n])
@@ -464,7 +526,8 @@ def _half_pixel_ramp(shape: tuple[int, int], dy: float, dx: float) -> np.ndarray
 
 
 def _frc(
-    Fa: np.ndarray, Fb: np.ndarray, shape, shift, step: float, nyquist_band: float, b_is_total: bool = False
+    Fa: np.ndarray, Fb: np.ndarray, shape, shift, step: float, nyquist_band: float, b_is_total: bool = False,
+    streaks: tuple[int, ...] = (),
 ) -> Profile:
     """FRC of two half-plane spectra of ``shape``; ``shift`` (dy, dx), in sub-image pixels, of b
     relative to a is undone; ``step``: input pixels per sub-image pixel (frequencies are reported per
@@ -473,7 +536,7 @@ def _frc(
     # one in each direction carries nearly all the information at a quarter of the cost. The sample
     # count used by the significance guard then under-counts independence: it stays conservative.
     stride = 2 if min(shape) >= 1024 else 1
-    ring = _bins(tuple(shape), 15.0, nyquist_band, 0.45, stride).ring
+    ring = _bins(tuple(shape), 15.0, nyquist_band, 0.45, stride, tuple(c for c in streaks if c < shape[1] // 2 + 1)).ring
     a, b = ring.gather(Fa), ring.gather(Fb)
     if b_is_total:
         b = b - a
@@ -508,6 +571,19 @@ def _frc_cutoff(curve: Profile, threshold: float = 1 / 7, k_min: float = 0.0) ->
             frac = (vals[i] - threshold) / (vals[i] - vals[i + 1])
             return float(k[i] + frac * (k[i + 1] - k[i]))
     return float(k[-1])
+
+
+def frc_failure(curve: Profile, threshold: float = 1 / 7, k_min: float = 0.0) -> str:
+    """Why :func:`_frc_cutoff` gave None for ``curve``: one phrase for the panel and the CLI."""
+    vals = _smooth(np.nan_to_num(curve.values, nan=0.0))
+    independent = _smooth(curve.counts) * 3 / _SAMPLES_PER_INDEPENDENT
+    usable = np.nonzero((curve.k >= k_min) & (independent >= MIN_SAMPLES))[0]
+    if usable.size == 0:
+        return "too few frequencies in the lowest rings (image too small)"
+    i = int(usable[0])
+    need = max(threshold, 3.0 / math.sqrt(independent[i]))
+    return (f"the two halves do not correlate at the lowest usable frequency (FRC {vals[i]:.2f} at {curve.k[i]:.3f} cyc/px, "
+            f"needs {need:.2f}): no signal above the noise there")
 
 
 # ----------------------------------------------------------------------------------- the report
@@ -555,6 +631,9 @@ class ResolutionReport:
     pixel_size: float | None
     shape: tuple[int, int]
     message: str = ""
+    note: str = ""  #: why the cutoffs are not given (a processed image), else ""
+    frc_note: str = ""  #: why ``frc_cutoff`` is None, else ""
+    streak_kx: float | None = None  #: highest kx (cycles/pixel) of the scan-line streak columns left out, None if none
     profile: Profile | None = field(default=None, repr=False, compare=False)
     profile_x: Profile | None = field(default=None, repr=False, compare=False)
     profile_y: Profile | None = field(default=None, repr=False, compare=False)
@@ -599,6 +678,9 @@ class ResolutionReport:
             "units": "cycles/pixel (Nyquist = 0.5)",
             "shape": list(self.shape),
             "message": self.message,
+            "note": self.note,
+            "frc_note": self.frc_note,
+            "streak_columns_up_to_kx": self.streak_kx,
         }
         if self.pixel_size:
             out.update(
@@ -623,28 +705,41 @@ class ResolutionReport:
             text = f"{k:.3f} cyc/px"
             return f"{res:.3g} Å ({text})" if res else text
 
+        if self.note:
+            return f"cutoff: {self.note}"
         if self.message:
             head = self.message
         else:
             head = f"cutoff {fmt(self.cutoff, self.resolution)}"
         aniso = f"{self.anisotropy:.2f}" if self.anisotropy else "—"
-        return "\n".join(
-            [
-                head,
-                f"x: {fmt(self.cutoff_x, self.resolution_x)}   y: {fmt(self.cutoff_y, self.resolution_y)}",
-                f"anisotropy x/y: {aniso}",
-                f"FRC (1/7): {fmt(self.frc_cutoff, self.frc_resolution)}",
-            ]
-        )
+        frc = fmt(self.frc_cutoff, self.frc_resolution)
+        if self.frc_cutoff is None and self.frc_note:
+            frc += f" ({self.frc_note})"
+        lines = [
+            head,
+            f"x: {fmt(self.cutoff_x, self.resolution_x)}   y: {fmt(self.cutoff_y, self.resolution_y)}"
+            + (" (y: the streaks cover the ky axis)" if self.streak_kx and self.cutoff_y is None else ""),
+            f"anisotropy x/y: {aniso}",
+            f"FRC (1/7, {self.frc_split}): {frc}",
+        ]
+        if self.streak_kx:
+            lines.append(f"scan-line streaks along ky left out (kx up to {self.streak_kx:.3f} cyc/px)")
+        return "\n".join(lines)
 
 
-def resolution(image, pixel_size: float | None = None, config: ResolutionConfig | None = None) -> ResolutionReport:
+def resolution(
+    image, pixel_size: float | None = None, config: ResolutionConfig | None = None, processed: str | None = None
+) -> ResolutionReport:
     """Resolution cutoff, x/y cutoffs, anisotropy and one-image FRC of a 2-D image.
 
     ``pixel_size`` in Å (optional) adds resolutions in Å. Raises
     :class:`~napari_lowdose.core.errors.InvalidImageError` for NaN/Inf, RGB, non-2-D or images under
     32 pixels a side. A constant image or pure noise gives cutoffs of ``None`` and
-    ``message == "no cutoff above noise"``.
+    ``message == "no cutoff above noise"``. ``processed``: what was done to the image (e.g. "denoised
+    with haadf"), when known: its floor is then not noise and its halves are not independent, so no
+    cutoff or FRC is given, and ``note`` says why (:func:`.halfmap.half_data_frc` measures such images
+    from their raw input). kx columns that scan-line artifacts streak along ky
+    (:func:`streak_columns`) are left out of every profile, noise level and FRC.
     """
     config = config or ResolutionConfig()
     raw = np.asarray(image)
@@ -652,18 +747,24 @@ def resolution(image, pixel_size: float | None = None, config: ResolutionConfig 
     shape = plane.shape
     if pixel_size is not None and not (np.isfinite(pixel_size) and pixel_size > 0):
         raise InvalidImageError(f"pixel size must be a positive number of Å, got {pixel_size}")
-    grid = _bins(shape, float(config.sector_deg), float(config.nyquist_band), float(config.noise_from))
-    dk = grid.ring.dk
-    k_min = config.k_min if config.k_min is not None else 3 * dk
+    px = float(pixel_size) if pixel_size else None
+    if processed:
+        note = (f"{NOT_MEASURABLE} ({processed}): its high-frequency floor is the processing's output, not noise, and "
+                "its halves share it; measure the half-data FRC of its raw input instead")
+        return ResolutionReport(None, None, None, None, "none", float("nan"), float("nan"), float("nan"), config.factor,
+                                px, shape, message=NOT_MEASURABLE, note=note, frc_note=NOT_MEASURABLE)
 
     F, energy = windowed_spectrum(plane)
-    split = config.frc_split
+    power = F.real * F.real + F.imag * F.imag  # float32
+    streaks = streak_columns(power, shape, float(config.noise_from))
+    grid = _bins(shape, float(config.sector_deg), float(config.nyquist_band), float(config.noise_from), 1, streaks)
+    dk = grid.ring.dk
+    k_min = config.k_min if config.k_min is not None else 3 * dk
     frc_job = None
-    if split != "none":
+    if config.frc_split != "none":
         # the FRC (one more FFT and its own profiles) runs on the second core while the spectrum
         # profiles are taken here; it reads F and the cached grids, writes nothing shared
-        frc_job = _executor().submit(_frc_for, raw, plane, F, energy, config)
-    power = F.real * F.real + F.imag * F.imag  # float32
+        frc_job = _executor().submit(_frc_for, raw, plane, F, power, energy, config, streaks)
     prof = grid.ring.profile(power)
     prof_x = grid.wedge_x.profile(power)
     prof_y = grid.wedge_y.profile(power)
@@ -680,13 +781,15 @@ def resolution(image, pixel_size: float | None = None, config: ResolutionConfig 
         cutoff_x = _highest_crossing(prof_x, noise_x, config.factor, k_min, smooth=3)
         cutoff_y = _highest_crossing(prof_y, noise_y, config.factor, k_min, smooth=3)
 
-    frc, frc_cut, split = None, None, "none"
+    frc, frc_cut, split, frc_note = None, None, "none", ""
     if frc_job is not None:
-        split, frc = frc_job.result()
-        if not flat:
+        split, frc, frc_note = frc_job.result()
+        if flat:
+            frc, split, frc_note = None, "none", "constant image"
+        elif frc is not None:
             frc_cut = _frc_cutoff(frc, config.frc_threshold, k_min=2 * k_min)
-        else:
-            frc, split = None, "none"
+            if frc_cut is None:
+                frc_note = frc_failure(frc, config.frc_threshold, k_min=2 * k_min)
     message = NO_CUTOFF if cutoff is None else ""
     return ResolutionReport(
         cutoff=cutoff,
@@ -698,9 +801,11 @@ def resolution(image, pixel_size: float | None = None, config: ResolutionConfig 
         noise_level_x=noise_x,
         noise_level_y=noise_y,
         factor=config.factor,
-        pixel_size=float(pixel_size) if pixel_size else None,
+        pixel_size=px,
         shape=shape,
         message=message,
+        frc_note=frc_note,
+        streak_kx=float(max(streaks) / shape[1]) if streaks else None,
         profile=prof,
         profile_x=prof_x,
         profile_y=prof_y,
@@ -720,17 +825,21 @@ def _executor():
     return _EXECUTOR
 
 
-def _frc_for(raw: np.ndarray, plane: np.ndarray, F: np.ndarray, energy: float, config: ResolutionConfig):
-    """(split used, FRC curve) for :func:`resolution`."""
+def _frc_for(raw: np.ndarray, plane: np.ndarray, F: np.ndarray, power: np.ndarray, energy: float, config: ResolutionConfig,
+             streaks: tuple[int, ...] = ()):
+    """(split used, FRC curve, "") for :func:`resolution`. The checkerboard takes its two halves from
+    different rows and columns: noise correlated along x only (afterglow) or y only leaves
+    them independent, and so does line-to-line jitter (each half's rows are its own scan lines):
+    streaks lower this FRC, never raise it, and are not left out of it."""
     split = config.frc_split
     if split == "auto":
-        grid = _bins(plane.shape, float(config.sector_deg), float(config.nyquist_band), float(config.noise_from))
+        grid = _bins(plane.shape, float(config.sector_deg), float(config.nyquist_band), float(config.noise_from), 1, streaks)
         hf = F.ravel()[grid.noise_ring]
         noise = _noise_from_samples(hf.real * hf.real + hf.imag * hf.imag)
         split = "binomial" if noise > 0 and looks_like_counts(raw, noise / energy) else "checkerboard"
     if split == "binomial":
-        return split, frc_curve(raw, split, spectrum=F, nyquist_band=config.nyquist_band)
-    return split, frc_curve(plane, split)
+        return split, frc_curve(raw, split, spectrum=F, nyquist_band=config.nyquist_band), ""
+    return split, frc_curve(plane, split), ""
 
 
 # ---------------------------------------------------------------------------- mask helpers
