@@ -55,6 +55,7 @@ from .spectrum import (
     _bins,
     as_plane,
     looks_like_counts,
+    column_floor,
     noise_whiteness,
     windowed_spectrum,
 )
@@ -113,6 +114,11 @@ def estimate_counts(image, gain: float | None = None, offset: float | None = Non
     power = F.real * F.real + F.imag * F.imag
     # any dependence of the noise on kx or ky (afterglow, line jitter) means neighbouring pixels share
     # noise, which a split of the counts would share too: no streak columns are left out here
+    _, streak_kx, _ = column_floor(power, plane.shape)
+    if streak_kx is not None:
+        return Counts(None, float("nan"), float("nan"), "estimated",
+                      f"the two halves are not independent: the noise floor varies with kx up to {streak_kx:.3f} cyc/px "
+                      "(scan-line jitter or afterglow), which a split of the counts gives both halves")
     white = noise_whiteness(power, plane.shape)
     if not WHITE_RANGE[0] <= white <= WHITE_RANGE[1]:
         along = "x" if white < 1 else "y"

@@ -39,6 +39,7 @@ from typing import Literal
 
 import numpy as np
 import scipy.fft as sfft
+from scipy import ndimage
 
 from .errors import InvalidImageError
 from .image import check_image, looks_like_rgb
@@ -268,7 +269,7 @@ def _bins(
     streaks: tuple[int, ...] = (),
 ) -> _Grid:
     """Radial bin index per half-plane frequency, and the x / y wedge selections; ``streaks``: kx
-    columns (rfft indices) left out as well (:func:`streak_columns`)."""
+    columns (rfft indices) left out as well (the peaks of :func:`column_floor`)."""
     ky, kx, k = _rgrid(shape)
     dk = 1.0 / min(shape)
     idx = np.floor(k / dk).astype(np.int32)
@@ -332,39 +333,51 @@ def _noise_from_samples(values: np.ndarray) -> float:
     return float(np.median(values) / math.log(2.0))
 
 
-STREAK_SIGMAS = 4.0  #: how far (in standard deviations of the estimate) a column's noise must stand out to be a streak
+STREAK_SIGMAS = 5.0  #: how far (in standard deviations of the estimate) a column's noise must stand out to be a streak
+MIN_STREAKS = 4  #: fewer flagged columns than this are chance, not a streak band
 
 
-def streak_columns(power: np.ndarray, shape: tuple[int, int], noise_from: float = 0.45) -> tuple[int, ...]:
-    """kx columns (rfft half-plane indices) that scan-line artifacts streak along ky: their power at
-    high |ky| (>= ``noise_from``, where the images this readout is for hold noise only) stands above
-    that of the columns at 0.3 <= kx < 0.47 by more than STREAK_SIGMAS standard deviations of the
-    estimate (3-column average of the median over those rows). Line-to-line jitter smears every
-    Bragg peak and low-frequency feature along ky this way, as far as the content reaches in kx (on
-    the STO image 16_STOimage_1.ser: kx up to ~0.1 cycles/pixel), and offsets that vary along a
-    line do the same near kx = 0. Those columns say nothing about resolution."""
-    ky = np.abs(sfft.fftfreq(shape[0]))
-    rows = ky >= noise_from
+def column_floor(power: np.ndarray, shape: tuple[int, int], noise_from: float = 0.45):
+    """The noise floor per kx column, where it is not flat: (floor relative to the median column, shape
+    (nx // 2 + 1,); the highest kx in cycles/pixel whose floor stands out; the streaks' peak columns),
+    or (None, None, ()) for a flat floor.
+
+    Each column's floor is its median power over the rows |ky| >= ``noise_from`` (where the images this
+    readout is for hold noise only), averaged over 3 columns. Scan-line artifacts make it depend on kx:
+    line-to-line jitter smears every Bragg peak and low-frequency feature along ky, as far as the content
+    reaches in kx (on the STO image 16_STOimage_1.ser up to kx ~ 0.1 cycles/pixel), offsets that vary
+    along a line do the same near kx = 0, and detector afterglow damps the noise at high kx. The floor
+    counts as not flat when at least MIN_STREAKS columns below kx = 0.3 stand more than STREAK_SIGMAS
+    standard deviations of the estimate above the median column. The readout then measures every
+    frequency against its own column's floor (divides the power by it), so streaks and coloured noise
+    read as noise, and a Bragg peak on a streak still reads as signal."""
+    ny, nx = shape
+    rows = np.abs(sfft.fftfreq(ny)) >= noise_from
     nrows = int(np.count_nonzero(rows))
-    kx = sfft.rfftfreq(shape[1])
-    ref_cols = (kx >= 0.3) & (kx < 0.47)
-    if nrows < 8 or np.count_nonzero(ref_cols) < 8:
-        return ()
+    kx = sfft.rfftfreq(nx)
+    if nrows < 8 or kx.size < 16:
+        return None, None, ()
     col = np.median(power[rows], axis=0).astype(np.float64)
-    ref = float(np.median(col[ref_cols]))
+    usable = kx < 0.5 - 0.03
+    ref = float(np.median(col[usable]))
     if not ref > 0:
-        return ()
-    col = _smooth(col / ref, 3)
+        return None, None, ()
+    floor = _smooth(col / ref, 3)
     # median of n exponential samples: relative sd ~ 1.44 / sqrt(n); the window correlates neighbouring
-    # rows (x 1.5) and the 3-column average gains ~2 independent samples
+    # rows (x 1.5), the 3-column average gains ~2 independent samples
     sd = 1.44 * math.sqrt(1.5) / math.sqrt(2.0 * nrows)
-    low = kx < 0.3
-    flagged = np.flatnonzero((col > 1.0 + STREAK_SIGMAS * sd) & low)
-    if flagged.size > 0.5 * np.count_nonzero(low):
-        # most low-kx columns: noise coloured along x (detector afterglow), not streaks; the readout's
-        # documented behaviour for correlated noise applies (docs/spectrum.md)
-        return ()
-    return tuple(int(c) for c in flagged if c >= 2)  # columns 0 and 1 are always left out
+    idx = np.arange(kx.size)
+    high = np.flatnonzero((floor > 1.0 + STREAK_SIGMAS * sd) & (kx < 0.3) & (idx >= 2))
+    if high.size < MIN_STREAKS:
+        return None, None, ()
+    floor = np.maximum(floor, 1e-6)
+    # peaks: columns far above the smooth run of the floor around them (a Bragg peak smeared along ky
+    # by line jitter); their power falls with |ky|, so the high-|ky| floor under-counts them nearer the
+    # centre, and they are left out. A smooth floor (afterglow) has none.
+    width = max(9, (kx.size // 32) | 1)
+    smooth = ndimage.median_filter(floor.astype(np.float64), size=width, mode="nearest")
+    peaks = np.flatnonzero((floor > smooth * (1.0 + STREAK_SIGMAS * sd)) & (kx < 0.3) & (idx >= 2))
+    return floor.astype(np.float32), float(kx[high.max()]), tuple(int(c) for c in peaks)
 
 
 def _smooth(values: np.ndarray, width: int = 3) -> np.ndarray:
@@ -436,29 +449,24 @@ def looks_like_counts(plane: np.ndarray, noise_variance: float) -> bool:
     return mean > 0 and 1 / 1.5 <= noise_variance / mean <= 1.5
 
 
-def noise_whiteness(power: np.ndarray, shape: tuple[int, int], streaks: tuple[int, ...] = ()) -> float:
+def noise_whiteness(power: np.ndarray, shape: tuple[int, int]) -> float:
     """Median high-frequency power along kx (kx >= 0.4, |ky| < 0.25) over that along ky (|ky| >= 0.4,
-    0.02 <= kx < 0.25, ``streaks`` columns left out), from a :func:`windowed_spectrum` power: about 1
+    0.02 <= kx < 0.25), from a :func:`windowed_spectrum` power: about 1
     for white noise, < 1 when neighbours along x share noise (detector afterglow), > 1 along y. Where
     it is far from 1, neighbouring pixels are not independent, and neither are checkerboard halves."""
     ky = np.abs(sfft.fftfreq(shape[0]))[:, None]
     kx = sfft.rfftfreq(shape[1])[None, :]
     sel_y = (ky >= 0.4) & (kx < 0.25) & (kx >= 0.02)
-    if streaks:
-        keep = np.ones(kx.shape, dtype=bool)
-        keep[:, [c for c in streaks if c < kx.shape[1]]] = False
-        sel_y = sel_y & keep
     band_x, band_y = power[(kx >= 0.4) & (ky < 0.25)], power[sel_y]
     if band_x.size < 16 or band_y.size < 16:
         return 1.0
     return _noise_from_samples(band_x) / max(_noise_from_samples(band_y), 1e-300)
 
 
-WHITE_RANGE = (0.67, 1.5)  #: noise_whiteness of noise taken as white (independent neighbouring pixels)
+WHITE_RANGE = (0.75, 1.33)  #: noise_whiteness of noise taken as white (independent neighbouring pixels)
 
 
-def frc_curve(image, split: SplitKind = "checkerboard", seed: int = 0, spectrum: np.ndarray | None = None, nyquist_band: float = 0.0,
-              streaks: tuple[int, ...] = ()) -> Profile:
+def frc_curve(image, split: SplitKind = "checkerboard", seed: int = 0, spectrum: np.ndarray | None = None, nyquist_band: float = 0.0) -> Profile:
     """Fourier ring correlation of two half-images of one image; ``k`` in cycles/pixel of the *input*.
 
     ``checkerboard``: the (even, even) / (odd, odd) and (even, odd) / (odd, even) pixel sub-lattices,
@@ -475,7 +483,7 @@ def frc_curve(image, split: SplitKind = "checkerboard", seed: int = 0, spectrum:
         Fa, _ = windowed_spectrum(a)
         Fn = spectrum if spectrum is not None else windowed_spectrum(plane.astype(np.float32))[0]
         # b = n - a, and the windowed, mean-removed transform is linear: F_b = F_n - F_a
-        return _frc(Fa, Fn, plane.shape, None, 1.0, nyquist_band, b_is_total=True, streaks=streaks)
+        return _frc(Fa, Fn, plane.shape, None, 1.0, nyquist_band, b_is_total=True)
     plane = plane.astype(np.float32, copy=False)
     ny, nx = (plane.shape[0] // 2) * 2, (plane.shape[1] // 2) * 2
     p = plane[:ny, :nx]
@@ -486,7 +494,7 @@ def frc_curve(image, split: SplitKind = "checkerboard", seed: int = 0, spectrum:
     ):
         Fa, _ = windowed_spectrum(np.ascontiguousarray(a))
         Fb, _ = windowed_spectrum(np.ascontiguousarray(b))
-        curves.append(_frc(Fa, Fb, a.shape, shift, 2.0, 0.0, streaks=streaks))
+        curves.append(_frc(Fa, Fb, a.shape, shift, 2.0, 0.0))
     c1, c2 = curves
     n = min(c1.k.size, c2.k.size)
     return Profile(c1.k[:n], 0.5 * (c1.values[:n] + c2.values[:n]), c1.counts[:n] + c2.counts[:n])
@@ -526,8 +534,7 @@ def _half_pixel_ramp(shape: tuple[int, int], dy: float, dx: float) -> np.ndarray
 
 
 def _frc(
-    Fa: np.ndarray, Fb: np.ndarray, shape, shift, step: float, nyquist_band: float, b_is_total: bool = False,
-    streaks: tuple[int, ...] = (),
+    Fa: np.ndarray, Fb: np.ndarray, shape, shift, step: float, nyquist_band: float, b_is_total: bool = False
 ) -> Profile:
     """FRC of two half-plane spectra of ``shape``; ``shift`` (dy, dx), in sub-image pixels, of b
     relative to a is undone; ``step``: input pixels per sub-image pixel (frequencies are reported per
@@ -536,7 +543,7 @@ def _frc(
     # one in each direction carries nearly all the information at a quarter of the cost. The sample
     # count used by the significance guard then under-counts independence: it stays conservative.
     stride = 2 if min(shape) >= 1024 else 1
-    ring = _bins(tuple(shape), 15.0, nyquist_band, 0.45, stride, tuple(c for c in streaks if c < shape[1] // 2 + 1)).ring
+    ring = _bins(tuple(shape), 15.0, nyquist_band, 0.45, stride).ring
     a, b = ring.gather(Fa), ring.gather(Fb)
     if b_is_total:
         b = b - a
@@ -717,13 +724,13 @@ class ResolutionReport:
             frc += f" ({self.frc_note})"
         lines = [
             head,
-            f"x: {fmt(self.cutoff_x, self.resolution_x)}   y: {fmt(self.cutoff_y, self.resolution_y)}"
-            + (" (y: the streaks cover the ky axis)" if self.streak_kx and self.cutoff_y is None else ""),
+            f"x: {fmt(self.cutoff_x, self.resolution_x)}   y: {fmt(self.cutoff_y, self.resolution_y)}",
             f"anisotropy x/y: {aniso}",
             f"FRC (1/7, {self.frc_split}): {frc}",
         ]
         if self.streak_kx:
-            lines.append(f"scan-line streaks along ky left out (kx up to {self.streak_kx:.3f} cyc/px)")
+            lines.append(f"noise floor varies with kx up to {self.streak_kx:.3f} cyc/px (scan-line streaks or afterglow): "
+                         "each column read against its own floor")
         return "\n".join(lines)
 
 
@@ -738,8 +745,9 @@ def resolution(
     ``message == "no cutoff above noise"``. ``processed``: what was done to the image (e.g. "denoised
     with haadf"), when known: its floor is then not noise and its halves are not independent, so no
     cutoff or FRC is given, and ``note`` says why (:func:`.halfmap.half_data_frc` measures such images
-    from their raw input). kx columns that scan-line artifacts streak along ky
-    (:func:`streak_columns`) are left out of every profile, noise level and FRC.
+    from their raw input). Where the noise floor depends on kx (:func:`column_floor`: scan-line streaks
+    along ky, detector afterglow), every frequency is measured against its own column's floor, the
+    streaks' peak columns are left out, and ``streak_kx`` says how far in kx the floor stands out.
     """
     config = config or ResolutionConfig()
     raw = np.asarray(image)
@@ -756,15 +764,17 @@ def resolution(
 
     F, energy = windowed_spectrum(plane)
     power = F.real * F.real + F.imag * F.imag  # float32
-    streaks = streak_columns(power, shape, float(config.noise_from))
-    grid = _bins(shape, float(config.sector_deg), float(config.nyquist_band), float(config.noise_from), 1, streaks)
+    floor, streak_kx, peaks = column_floor(power, shape, float(config.noise_from))
+    if floor is not None:  # each column against its own noise floor; the streaks' peaks left out
+        power = power / floor[None, :]
+    grid = _bins(shape, float(config.sector_deg), float(config.nyquist_band), float(config.noise_from), 1, peaks)
     dk = grid.ring.dk
     k_min = config.k_min if config.k_min is not None else 3 * dk
     frc_job = None
     if config.frc_split != "none":
         # the FRC (one more FFT and its own profiles) runs on the second core while the spectrum
         # profiles are taken here; it reads F and the cached grids, writes nothing shared
-        frc_job = _executor().submit(_frc_for, raw, plane, F, power, energy, config, streaks)
+        frc_job = _executor().submit(_frc_for, raw, plane, F, energy, config, floor is not None)
     prof = grid.ring.profile(power)
     prof_x = grid.wedge_x.profile(power)
     prof_y = grid.wedge_y.profile(power)
@@ -805,7 +815,7 @@ def resolution(
         shape=shape,
         message=message,
         frc_note=frc_note,
-        streak_kx=float(max(streaks) / shape[1]) if streaks else None,
+        streak_kx=streak_kx,
         profile=prof,
         profile_x=prof_x,
         profile_y=prof_y,
@@ -825,15 +835,21 @@ def _executor():
     return _EXECUTOR
 
 
-def _frc_for(raw: np.ndarray, plane: np.ndarray, F: np.ndarray, power: np.ndarray, energy: float, config: ResolutionConfig,
-             streaks: tuple[int, ...] = ()):
+def _frc_for(raw: np.ndarray, plane: np.ndarray, F: np.ndarray, energy: float, config: ResolutionConfig, streaked: bool = False):
     """(split used, FRC curve, "") for :func:`resolution`. The checkerboard takes its two halves from
     different rows and columns: noise correlated along x only (afterglow) or y only leaves
     them independent, and so does line-to-line jitter (each half's rows are its own scan lines):
-    streaks lower this FRC, never raise it, and are not left out of it."""
+    streaks lower this FRC, never raise it. It uses the spectrum as recorded, not divided by the
+    column floor. Where that floor depends on kx (``streaked``), "auto" takes the checkerboard: a
+    binomial split would give both halves the same line jitter, and its FRC would reach Nyquist
+    (measured on band-limited count images with 1-2 px of jitter per line: 0.499 cycles/pixel)."""
     split = config.frc_split
+    if split == "auto" and streaked:
+        # a noise floor that depends on kx: scan-line jitter or offsets, which a binomial split of the
+        # counts would give both halves; the checkerboard's halves come from different scan lines
+        split = "checkerboard"
     if split == "auto":
-        grid = _bins(plane.shape, float(config.sector_deg), float(config.nyquist_band), float(config.noise_from), 1, streaks)
+        grid = _bins(plane.shape, float(config.sector_deg), float(config.nyquist_band), float(config.noise_from))
         hf = F.ravel()[grid.noise_ring]
         noise = _noise_from_samples(hf.real * hf.real + hf.imag * hf.imag)
         split = "binomial" if noise > 0 and looks_like_counts(raw, noise / energy) else "checkerboard"
