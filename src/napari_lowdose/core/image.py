@@ -105,11 +105,12 @@ def intensity_stats(data) -> dict[str, float]:
     }
 
 
-def check_denoisable(data, name: str = "image", min_side: int = 32, kind: str = "") -> None:
+def check_denoisable(data, name: str = "image", min_side: int = 32, kind: str = "", check_constant: bool = True) -> None:
     """Raise :class:`InvalidImageError` (one sentence) before any work if a denoising model cannot take
     ``data`` (axes ``(..., y, x)``): more than 3 dimensions (a 4D-STEM scan, a stack of stacks), a side
     under ``min_side`` pixels (the model's minimum, 2 ** depth), or a plane that is constant (nothing to
-    denoise: an unused detector reads all zeros). ``kind``: what the reader recognised (e.g. "4D-STEM")."""
+    denoise: an unused detector reads all zeros). ``kind``: what the reader recognised (e.g. "4D-STEM");
+    ``check_constant`` False skips reading the pixels (a lazy array)."""
     shape = tuple(int(s) for s in np.shape(data))
     if kind == "4D-STEM":
         raise InvalidImageError(
@@ -121,6 +122,8 @@ def check_denoisable(data, name: str = "image", min_side: int = 32, kind: str = 
             f"{name} has {len(shape)} dimensions ({describe_shape(shape)}); denoising takes 2-D images or 3-D stacks of images"
         )
     check_image(data, name, min_side=min_side, check_finite=False)
+    if not check_constant:
+        return
     arr = np.asarray(data)
     planes = arr.reshape((-1,) + arr.shape[-2:])
     for i, plane in enumerate(planes):
