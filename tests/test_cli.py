@@ -52,8 +52,8 @@ def test_info_in_a_real_process_has_no_traceback(tmp_path, real_data):
     )
     assert proc.returncode == EXIT_ERROR
     assert proc.stderr.strip().splitlines() == [
-        "napari-lowdose: error: 08_carbon.dm3 holds no image: napari-lowdose opens 2-D images with spatial "
-        "axes, and this file holds '08_carbon' (EELS spectrum, axis units: eV)"
+        "napari-lowdose: error: 08_carbon.dm3 holds no image napari-lowdose can open: signal '08_carbon' is an "
+        "EELS spectrum, not an image (axis unit eV)"
     ]
 
 
@@ -233,14 +233,14 @@ def test_denoise_reports_a_failing_file_and_goes_on(tmp_path, capsys, small_mode
 
     from .io.bad_files import nan_tiff, truncated_tiff
 
-    good = write_image(tmp_path / "good.tif", np.ones((40, 40), np.float32), pixel_size=1.0)
+    good = write_image(tmp_path / "good.tif", np.random.default_rng(0).random((40, 40)).astype(np.float32), pixel_size=1.0)
     bad1, bad2 = truncated_tiff(tmp_path), nan_tiff(tmp_path)
     out = tmp_path / "out"
     code = main(["denoise", str(bad1), str(good), str(bad2), "-o", str(out), "--model", str(small_model_file)])
     assert code == EXIT_ERROR
     assert (out / "good_denoised.tif").is_file()
     err = capsys.readouterr().err
-    assert "truncated.tif" in err and "NaN/Inf" in err and "2 of 3 file(s) failed" in err
+    assert "truncated.tif" in err and "NaN/Inf" in err and "2 file(s) or signal(s) of 3 file(s) failed" in err
     assert "Traceback" not in err
 
 

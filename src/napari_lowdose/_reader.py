@@ -33,6 +33,21 @@ def read_layers(path: str | Sequence[str]) -> list[LayerData]:
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     layers: list[LayerData] = []
     for p in paths:
-        for image in read_image(p):
+        images = read_image(p)
+        for image in images:
             layers.append((image.data, image.layer_kwargs(), "image"))
+        if images.skipped:  # the file opened; say which of its signals did not
+            _warn("; ".join(images.skipped))
     return layers
+
+
+def _warn(message: str) -> None:
+    """A napari warning notification (a plain warning where napari is not running)."""
+    try:
+        from napari.utils.notifications import show_warning
+    except ImportError:  # pragma: no cover - napari is a dependency; io users may call this without it
+        import warnings
+
+        warnings.warn(message, stacklevel=2)
+        return
+    show_warning(message)

@@ -40,7 +40,9 @@ def _run_viewer(args: argparse.Namespace, screenshot: Path | None) -> int:
 
     viewer = napari.Viewer(title=f"napari-lowdose {__version__}", show=screenshot is None)
     if args.files:
-        viewer.open([str(f) for f in args.files], plugin=PLUGIN)
+        from ._cli_files import open_files
+
+        open_files(viewer, args.files)  # each file on its own: a bad one is reported, the others open
     elif not args.no_sample:
         viewer.open_sample(PLUGIN, "lowdose_pair")
     viewer.layers.selection = set(viewer.layers)  # the Resolution panel compares them all
@@ -52,7 +54,10 @@ def _run_viewer(args: argparse.Namespace, screenshot: Path | None) -> int:
     from ._viewer import grid, scale_bar
 
     if len(viewer.layers) >= 2:
-        grid(viewer).enabled = True  # side by side: noisy | reference
+        if denoiser is not None:
+            denoiser.side_by_side.setChecked(True)  # the panel's box says what the grid shows
+        else:
+            grid(viewer).enabled = True
     scale_bar(viewer).visible = True  # physical units from layer.scale / layer.units
     for layer in viewer.layers:
         scale = tuple(round(float(s), 6) for s in layer.scale)
@@ -105,6 +110,9 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"{PLUGIN}: error: {exc}", file=sys.stderr)
             status = EXIT_ERROR
             continue
+        from ._cli_files import report_skipped
+
+        report_skipped(images)
         for image in images:
             print(f"{path}: {image.name}")
             rows = describe(image.data.shape, image.data.dtype, image.scale, image.units, image.axis_labels)
@@ -140,27 +148,9 @@ def _plane(image, plane: int):
 
 
 def cmd_resolution(args: argparse.Namespace) -> int:
-    import json
+    from ._cli_files import cmd_resolution as run
 
-    from .core.spectrum import ResolutionConfig, resolution
-
-    if args.pixel_size is not None and not args.pixel_size > 0:
-        raise LowdoseError(f"--pixel-size must be a positive number of Å, got {args.pixel_size}")
-    config = ResolutionConfig(factor=args.factor)
-    results = []
-    for image in _pick_images(args.file, args.signal):
-        px = args.pixel_size if args.pixel_size is not None else image.pixel_size
-        report = resolution(_plane(image, args.plane), pixel_size=px, config=config)
-        results.append((image, report))
-    if args.json:
-        objs = [{"file": str(args.file), "name": im.name, **rep.to_dict(curves=args.curves)} for im, rep in results]
-        print(json.dumps(objs[0] if len(objs) == 1 else objs, indent=2))
-    else:
-        for im, rep in results:
-            print(f"{args.file}: {im.name}")
-            for line in rep.summary().splitlines():
-                print(f"  {line}")
-    return 0
+    return run(args, _pick_images, _plane)
 
 
 def cmd_fftmask(args: argparse.Namespace) -> int:
@@ -209,44 +199,9 @@ class _Bar:
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
-    from .core.model import load_model
-    from .core.tiling import TiledDenoiser
-    from .io import read_image, write_image
+    from ._cli_files import cmd_denoise as run
 
-    model = load_model(args.model)
-    denoiser = TiledDenoiser(model, tile=args.tile, overlap=args.overlap, device=args.device, flips=args.flips, refine=args.refine)
-    args.output.mkdir(parents=True, exist_ok=True)
-    flips = f", averaged over {denoiser.flips} flips" if denoiser.flips > 1 else ""
-    refine = ", Wiener refinement" if denoiser.refine == "wiener" else ""
-    print(f"{PLUGIN}: model '{model.name}' on {denoiser.device}, tile {denoiser.tile}, overlap {denoiser.overlap}{flips}{refine}", file=sys.stderr)
-    failed = 0
-    for path in args.files:
-        try:
-            images = read_image(path)
-            for image in images:
-                suffix = f"_{image.metadata['signal']}" if len(images) > 1 and image.metadata.get("signal") else ""
-                out_path = args.output / f"{path.stem}{suffix}_denoised.tif"
-                bar = _Bar(f"{path.name}{suffix}")
-                seen = len(denoiser.notes)
-                try:
-                    result = drive(denoiser.run(image.data, name=path.name), lambda s: bar.update(s.done, s.total, s.message))
-                finally:
-                    bar.close()
-                for note in denoiser.notes[seen:]:
-                    print(f"{PLUGIN}: note: {note}", file=sys.stderr)
-                z = image.scale[0] if image.data.ndim == 3 and image.units[0] == "angstrom" else None
-                write_image(out_path, result, pixel_size=image.pixel_size, z_size=z)
-                print(f"{PLUGIN}: wrote {out_path}")
-        except LowdoseError as exc:
-            failed += 1
-            print(f"{PLUGIN}: error: {exc}", file=sys.stderr)
-        except (RuntimeError, MemoryError) as exc:  # e.g. a device failure: report, go on with the rest
-            failed += 1
-            print(f"{PLUGIN}: error: {path.name}: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
-    if failed:
-        print(f"{PLUGIN}: {failed} of {len(args.files)} file(s) failed", file=sys.stderr)
-        return EXIT_ERROR
-    return 0
+    return run(args, _Bar)
 
 
 # -------------------------------------------------------------------------------------- train
@@ -445,21 +400,28 @@ def build_parser() -> argparse.ArgumentParser:
     view.set_defaults(func=cmd_view)
 
     info = sub.add_parser("info", help="print shape, dtype, pixel size and unit of image files")
-    info.add_argument("files", nargs="+", type=Path)
+    info.add_argument("files", nargs="+", type=Path, help="image files (TIFF, MRC, DM3/DM4, EMD, SER); every signal of each is described")
     info.set_defaults(func=cmd_info)
 
     res = sub.add_parser("resolution", help="resolution cutoff, x/y anisotropy and FRC of an image")
-    res.add_argument("file", type=Path)
+    res.add_argument("file", type=Path, help="image file (TIFF, MRC, DM3/DM4, EMD, SER); with --denoised the raw input")
     res.add_argument("--pixel-size", type=float, default=None, metavar="Å", help="pixel size in Å (default: from the file)")
     res.add_argument("--json", action="store_true", help="print a JSON object (cutoffs in cycles/pixel, resolutions in Å)")
     res.add_argument("--curves", action="store_true", help="with --json: include the radial profiles and the FRC curve")
     res.add_argument("--factor", type=float, default=3.0, help="cutoff where the profile exceeds FACTOR x noise (default 3)")
     res.add_argument("--plane", type=int, default=0, help="plane of a stack to measure (default 0)")
     res.add_argument("--signal", default=None, help="signal of a multi-signal file (e.g. HAADF)")
+    res.add_argument("--denoised", action="store_true",
+                     help="the half-data FRC of the denoised result: split FILE's counts binomially, denoise each half with --model, FRC at 1/7")
+    res.add_argument("--model", default=None, help="with --denoised: haadf (default) or hrtem, bundled; or NAME.safetensors")
+    res.add_argument("--gain", type=float, default=None, help="with --denoised: intensity units per counted electron (default: integer counts as they are, else estimated)")
+    res.add_argument("--offset", type=float, default=None, help="with --denoised: intensity of zero counts (default 0 with --gain, else estimated)")
+    res.add_argument("--seed", type=int, default=0, help="with --denoised: seed of the binomial split (default 0)")
+    res.add_argument("--device", default="auto", help="with --denoised: auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     res.set_defaults(func=cmd_resolution)
 
     fm = sub.add_parser("fftmask", help="low-pass an image with the FFT mask and write it (TIFF or MRC)")
-    fm.add_argument("file", type=Path)
+    fm.add_argument("file", type=Path, help="image file (TIFF, MRC, DM3/DM4, EMD, SER)")
     fm.add_argument("-o", "--output", type=Path, required=True, help="output .tif/.tiff/.mrc")
     fm.add_argument("--cutoff", type=float, default=0.65, help="kept radius as a fraction of Nyquist (default 0.65)")
     fm.add_argument("--notch", action="store_true", help="also remove the every-other-column line artifact")
@@ -467,8 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
     fm.set_defaults(func=cmd_fftmask)
 
     dn = sub.add_parser("denoise", help="denoise files with the U-Net (tiled), writing OUTDIR/<stem>_denoised.tif")
-    dn.add_argument("files", nargs="+", type=Path)
-    dn.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
+    dn.add_argument("files", nargs="+", type=Path, help="image files (TIFF, MRC, DM3/DM4, EMD, SER); every image signal of each is denoised")
+    dn.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR",
+                    help="folder for the results, <stem>[_<signal>]_denoised.tif, with the provenance (model, input, date) in their metadata")
     dn.add_argument("--model", default=None, help="haadf (the default) or hrtem: a bundled model; or a file NAME.safetensors with NAME.json")
     dn.add_argument("--tile", type=int, default=None, help="tile size in pixels (default: chosen for the device)")
     dn.add_argument("--overlap", type=int, default=None, help="overlap between tiles in pixels")
@@ -482,17 +445,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="train a model on simulated data; writes NAME.safetensors, NAME.json and NAME.log")
     tr.add_argument("-o", "--output", type=Path, required=True, metavar="NAME", help="output path without extension")
-    tr.add_argument("--steps", type=int, default=3000)
-    tr.add_argument("--batch", type=int, default=8)
+    tr.add_argument("--steps", type=int, default=3000, help="optimizer steps (default 3000)")
+    tr.add_argument("--batch", type=int, default=8, help="patches per step (default 8)")
     tr.add_argument("--patch", type=int, default=128, help="training patch size in pixels (a multiple of 32)")
     tr.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (cosine schedule)")
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--seed", type=int, default=0, help="seed of the simulated training images and of the weights (default 0)")
     tr.add_argument("--minutes", type=float, default=None, help="stop after this wall time (the best weights are kept)")
     tr.add_argument("--loss", default="l1", choices=list(LOSS_NAMES),
                     help="psnr: mean per-image PSNR (every image counts the same); seed: Fourier L1 + resolution + anisotropy + L1")
     tr.add_argument("--ema", type=float, default=0.0, help="validate and keep an exponential moving average of the weights with this decay (e.g. 0.998; default 0: off)")
     tr.add_argument("--validation-images", type=int, default=32, help="simulated validation images (own seed) the best weights are chosen on")
-    tr.add_argument("--modalities", nargs="+", default=["haadf", "hrtem"], choices=["haadf", "hrtem"])
+    tr.add_argument("--modalities", nargs="+", default=["haadf", "hrtem"], choices=["haadf", "hrtem"], help="kinds of simulated images to train on (default both)")
     tr.add_argument("--hrtem-camera-psf", nargs=2, type=float, default=[0.0, 0.0], metavar=("LOW", "HIGH"),
                     help="px, range of the HRTEM camera's point-spread rms width (a scintillator camera's MTF, which correlates the noise)")
     tr.add_argument("--hrtem-counting", type=float, default=1.0, metavar="FRACTION",
@@ -504,8 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--init", default=None, metavar="MODEL", help="start from this model's weights and architecture (haadf, hrtem or a file; --depth and --channels are then not used)")
     tr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     tr.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
-    tr.add_argument("--name", default="default")
-    tr.add_argument("--description", default="")
+    tr.add_argument("--name", default="default", help="model name for the card (default 'default')")
+    tr.add_argument("--description", default="", help="description for the card (default: one written from the training settings)")
     tr.set_defaults(func=cmd_train)
 
     from . import cli_simulate
@@ -518,13 +481,13 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("-o", "--output", type=Path, required=True, help="MODEL.safetensors (a MODEL.json card is written beside it)")
     ft.add_argument("--base", default=None, help="model to start from: haadf (the default) or hrtem, bundled; or NAME.safetensors")
     ft.add_argument("--minutes", type=float, default=None, help="training time (default 3 unless --steps is given)")
-    ft.add_argument("--steps", type=int, default=None)
+    ft.add_argument("--steps", type=int, default=None, help="optimizer steps (with --minutes: whichever comes first)")
     ft.add_argument("--self-supervised", action="store_true", help="no reference: blind-spot training with a Poisson likelihood for counts")
     ft.add_argument("--loss", default="seed", choices=["seed", *[n for n in LOSS_NAMES if n != "seed"]], help="paired loss (default seed = Fourier L1 + resolution + anisotropy + L1)")
-    ft.add_argument("--lr", type=float, default=1e-4)
-    ft.add_argument("--batch", type=int, default=4)
-    ft.add_argument("--patch", type=int, default=128)
-    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--lr", type=float, default=1e-4, help="learning rate (default 1e-4)")
+    ft.add_argument("--batch", type=int, default=4, help="patches per step (default 4)")
+    ft.add_argument("--patch", type=int, default=128, help="training patch size in pixels, a multiple of 32 (default 128)")
+    ft.add_argument("--seed", type=int, default=0, help="seed of the patch sampling and of torch (default 0)")
     ft.add_argument("--no-shift", action="store_true", help="report but do not correct the shift between noisy and reference")
     ft.add_argument("--raw-reference", action="store_true", help="train on the reference as it is (default: denoised by the base model first)")
     ft.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")

@@ -178,3 +178,17 @@ def test_cli_refine_choices_are_auto_and_the_methods():
     from napari_lowdose.core.refine import REFINE_METHODS
 
     assert REFINE_CHOICES == ("auto", *REFINE_METHODS)
+
+
+def test_scanned_images_skip_the_wiener_step_with_a_note(real_data):
+    """README: the refinement is for white noise only and skipped with a note otherwise. The real STEM
+    files' noise differs along x and y (afterglow, scan lines); HRTEM-like white noise passes."""
+    from napari_lowdose.core.refine import refinement_check, scan_noise
+    from napari_lowdose.io import read_image
+
+    for name in ("16_STOimage_1.ser", "Acquisition_18.emd"):
+        plane = np.asarray(read_image(real_data / name)[0].data, np.float32)[:512, :512]
+        reason = refinement_check(plane, plane).reason
+        assert "not white" in reason and "scanned image" in reason, name
+    white = _band_limited(seed=3) + np.random.default_rng(3).normal(0, 2.0, (256, 256))
+    assert scan_noise(white) == ""

@@ -198,3 +198,41 @@ def test_public_api():
     assert report.pixel_size == 1.5 and report.cutoff is not None
     out = napari_lowdose.fft_mask(image, keep=0.5, notch=True)
     assert out.shape == image.shape and out.dtype == np.float32
+
+
+def _jittered(k0, jitter_px, seed=0, shape=(512, 512)):
+    """Band-limited counts whose scan lines are shifted along x by random amounts (line-to-line jitter
+    of ``jitter_px`` rms): the content smeared along ky into streaks, as on real STEM images."""
+    clean = bandlimited(shape, k0, mean=100, std=40, poisson=False, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    kx = np.fft.rfftfreq(shape[1])
+    shifts = rng.normal(0, jitter_px, shape[0])[:, None]
+    moved = np.fft.irfft(np.fft.rfft(clean, axis=1) * np.exp(-2j * np.pi * kx[None, :] * shifts), n=shape[1], axis=1)
+    return rng.poisson(np.clip(moved, 0, None)).astype(np.uint16)
+
+
+@pytest.mark.parametrize("k0", [0.1, 0.2])
+@pytest.mark.parametrize("jitter", [1.0, 2.0])
+def test_scan_line_jitter_is_not_resolution(k0, jitter):
+    """Without the column floor the cutoff and the binomial FRC read Nyquist here (0.499 cycles/pixel,
+    measured before this test was written); the jitter's streaks must not count as signal."""
+    report = resolution(_jittered(k0, jitter))
+    assert report.streak_kx is not None and report.streak_kx <= 1.1 * k0
+    assert report.cutoff == pytest.approx(k0, rel=0.05)
+    assert report.cutoff_y <= 1.08 * k0  # the wedges read 0.106 at k0 = 0.1 without jitter too
+    assert report.frc_split == "checkerboard"  # a binomial split gives both halves the same jitter
+    assert report.frc_cutoff == pytest.approx(k0, rel=0.08)
+    assert "noise floor varies with kx" in report.summary()
+
+
+def test_real_sto_image_cutoff_agrees_with_its_frc(real_data):
+    """16_STOimage_1.ser: line jitter smears the lattice along ky; before the column floor the cutoff
+    read 0.301 cycles/pixel (0.33 Å) against an FRC of 0.065."""
+    from napari_lowdose.io import read_image
+
+    (image,) = read_image(real_data / "16_STOimage_1.ser")
+    report = resolution(image.data, pixel_size=image.pixel_size)
+    assert report.streak_kx is not None
+    assert report.frc_cutoff == pytest.approx(0.065, abs=0.005)
+    assert report.cutoff == pytest.approx(report.frc_cutoff, rel=0.15)
+    assert report.cutoff_x <= 1.1 * report.frc_cutoff

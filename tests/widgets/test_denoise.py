@@ -197,3 +197,17 @@ def test_choose_a_bundled_model_in_the_list(qtbot, setup, small_model):
     assert widget.model.name == "hrtem" and "hrtem" in widget.model_label.text()
     assert widget.set_model(None) and widget.model.name == "haadf" and widget.model_combo.currentIndex() == 0
     assert widget.set_model(small_model) and widget.model_combo.count() == 3  # no duplicate entry
+
+
+def test_tiny_constant_and_4d_stem_layers_are_refused_before_any_work(qtbot, setup):
+    viewer, widget, _ = setup
+    for name, data, meta, words in (
+        ("tiny", np.random.default_rng(0).random((3, 3)), {}, "too small"),
+        ("zeros", np.zeros((64, 64), np.uint16), {}, "constant"),
+        ("scan", np.random.default_rng(0).random((3, 3, 40, 40)), {"kind": "4D-STEM"}, "4D-STEM"),
+    ):
+        viewer.add_image(data, name=name, metadata=meta)
+        widget.layer_combo.setCurrentText(name)
+        widget.run()
+        assert widget.worker is None and words in widget.status.text(), name
+        assert f"{name} denoised" not in viewer.layers

@@ -65,3 +65,45 @@ def test_constant_and_bad_layers_give_messages(qtbot, make_napari_viewer):
     viewer.layers.selection = {small}
     wait_report(qtbot, widget, lambda r: isinstance(r[0][1], str) and "too small" in r[0][1])
     assert "too small" in widget.text.text()
+
+
+def test_a_processed_layer_is_not_measurable_without_its_raw_input(qtbot, make_napari_viewer):
+    from napari_lowdose.core.spectrum import NOT_MEASURABLE
+
+    viewer = make_napari_viewer()
+    prov = {"processing": "denoised", "model": "haadf", "input": "/nowhere/raw.emd", "date": "2026-11-28"}
+    layer = viewer.add_image(bandlimited((128, 128), 0.2).astype(np.float32), name="out", metadata={"provenance": prov})
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Resolution")
+    viewer.layers.selection = {layer}
+    wait_report(qtbot, widget, lambda r: not isinstance(r[0][1], str) and r[0][1].note != "")
+    rep = widget.reports[0][1]
+    assert rep.cutoff is None and rep.frc_cutoff is None
+    text = widget.text.text()
+    assert NOT_MEASURABLE in text and "raw input is not open" in text
+    assert "Nyquist" not in text and "cyc/px" not in text  # no number at all
+
+
+def test_denoise_panel_output_gets_the_half_data_frc_from_its_raw_input(qtbot, make_napari_viewer):
+    import torch
+
+    from napari_lowdose.core.halfmap import HalfDataFRC
+    from napari_lowdose.core.model import Model
+    from napari_lowdose.core.unet import UNetConfig
+
+    viewer = make_napari_viewer()
+    viewer.add_image(bandlimited((128, 128), 0.2), name="raw")
+    _, den = viewer.window.add_plugin_dock_widget(PLUGIN, "Denoise")
+    torch.manual_seed(0)
+    den.set_model(Model.new(UNetConfig(depth=3, base_channels=8), name="tiny"))
+    den.device.setCurrentText("cpu")
+    den.run()
+    with qtbot.waitSignal(den.worker.finished, timeout=30000):
+        pass
+    out = viewer.layers["raw denoised"]
+    assert out.metadata["provenance"]["input_layer"] == "raw" and out.metadata["provenance"]["model"] == "tiny"
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Resolution")
+    viewer.layers.selection = {out}
+    qtbot.waitUntil(lambda: isinstance(widget.half_data.get("raw denoised"), HalfDataFRC), timeout=30000)
+    assert widget.half_data["raw denoised"].counts_source == "integer counts"
+    qtbot.waitUntil(lambda: "half-data FRC" in widget.text.text(), timeout=10000)
+    assert "not measurable on a processed image" in widget.text.text()

@@ -103,3 +103,31 @@ def intensity_stats(data) -> dict[str, float]:
         "mean": float(finite.mean(dtype=np.float64)),
         "median": float(np.median(finite)),
     }
+
+
+def check_denoisable(data, name: str = "image", min_side: int = 32, kind: str = "", check_constant: bool = True) -> None:
+    """Raise :class:`InvalidImageError` (one sentence) before any work if a denoising model cannot take
+    ``data`` (axes ``(..., y, x)``): more than 3 dimensions (a 4D-STEM scan, a stack of stacks), a side
+    under ``min_side`` pixels (the model's minimum, 2 ** depth), or a plane that is constant (nothing to
+    denoise: an unused detector reads all zeros). ``kind``: what the reader recognised (e.g. "4D-STEM");
+    ``check_constant`` False skips reading the pixels (a lazy array)."""
+    shape = tuple(int(s) for s in np.shape(data))
+    if kind == "4D-STEM":
+        raise InvalidImageError(
+            f"{name} is 4D-STEM data ({describe_shape(shape)}: a scan of diffraction patterns); the denoising models "
+            "take 2-D images or 3-D stacks of images, not diffraction patterns"
+        )
+    if len(shape) > 3:
+        raise InvalidImageError(
+            f"{name} has {len(shape)} dimensions ({describe_shape(shape)}); denoising takes 2-D images or 3-D stacks of images"
+        )
+    check_image(data, name, min_side=min_side, check_finite=False)
+    if not check_constant:
+        return
+    arr = np.asarray(data)
+    planes = arr.reshape((-1,) + arr.shape[-2:])
+    for i, plane in enumerate(planes):
+        lo, hi = plane.min(), plane.max()
+        if lo == hi:
+            where = f" (plane {i})" if len(planes) > 1 else ""
+            raise InvalidImageError(f"{name}{where} is constant (every pixel {lo}): there is nothing to denoise")

@@ -39,12 +39,14 @@ from typing import Literal
 
 import numpy as np
 import scipy.fft as sfft
+from scipy import ndimage
 
 from .errors import InvalidImageError
 from .image import check_image, looks_like_rgb
 
 MIN_SIDE = 32  #: smaller images give too few frequency samples for a readout
 NO_CUTOFF = "no cutoff above noise"
+NOT_MEASURABLE = "not measurable on a processed image"
 _WORKERS = -1  # scipy.fft threads: all cores
 
 
@@ -263,9 +265,11 @@ class _Grid:
 
 @lru_cache(maxsize=6)
 def _bins(
-    shape: tuple[int, int], sector_deg: float = 15.0, nyquist_band: float = 0.0, noise_from: float = 0.45, stride: int = 1
+    shape: tuple[int, int], sector_deg: float = 15.0, nyquist_band: float = 0.0, noise_from: float = 0.45, stride: int = 1,
+    streaks: tuple[int, ...] = (),
 ) -> _Grid:
-    """Radial bin index per half-plane frequency, and the x / y wedge selections."""
+    """Radial bin index per half-plane frequency, and the x / y wedge selections; ``streaks``: kx
+    columns (rfft indices) left out as well (the peaks of :func:`column_floor`)."""
     ky, kx, k = _rgrid(shape)
     dk = 1.0 / min(shape)
     idx = np.floor(k / dk).astype(np.int32)
@@ -284,6 +288,8 @@ def _bins(
     # content lands within the content's bandwidth of kx = 1/2
     if nyquist_band > 0:
         scan_lines |= np.broadcast_to(kx >= 0.5 - nyquist_band, k.shape)
+    if streaks:
+        scan_lines[:, [c for c in streaks if c < k.shape[1]]] = True
     if stride > 1:  # every stride-th frequency in each direction (FRC on large images)
         scan_lines[np.arange(k.shape[0]) % stride != 0, :] = True
         scan_lines[:, np.arange(k.shape[1]) % stride != 0] = True
@@ -325,6 +331,53 @@ def _noise_from_samples(values: np.ndarray) -> float:
     if values.size == 0:
         return float("nan")
     return float(np.median(values) / math.log(2.0))
+
+
+STREAK_SIGMAS = 5.0  #: how far (in standard deviations of the estimate) a column's noise must stand out to be a streak
+MIN_STREAKS = 4  #: fewer flagged columns than this are chance, not a streak band
+
+
+def column_floor(power: np.ndarray, shape: tuple[int, int], noise_from: float = 0.45):
+    """The noise floor per kx column, where it is not flat: (floor relative to the median column, shape
+    (nx // 2 + 1,); the highest kx in cycles/pixel whose floor stands out; the streaks' peak columns),
+    or (None, None, ()) for a flat floor.
+
+    Each column's floor is its median power over the rows |ky| >= ``noise_from`` (where the images this
+    readout is for hold noise only), averaged over 3 columns. Scan-line artifacts make it depend on kx:
+    line-to-line jitter smears every Bragg peak and low-frequency feature along ky, as far as the content
+    reaches in kx (on the STO image 16_STOimage_1.ser up to kx ~ 0.1 cycles/pixel), offsets that vary
+    along a line do the same near kx = 0, and detector afterglow damps the noise at high kx. The floor
+    counts as not flat when at least MIN_STREAKS columns below kx = 0.3 stand more than STREAK_SIGMAS
+    standard deviations of the estimate above the median column. The readout then measures every
+    frequency against its own column's floor (divides the power by it), so streaks and coloured noise
+    read as noise, and a Bragg peak on a streak still reads as signal."""
+    ny, nx = shape
+    rows = np.abs(sfft.fftfreq(ny)) >= noise_from
+    nrows = int(np.count_nonzero(rows))
+    kx = sfft.rfftfreq(nx)
+    if nrows < 8 or kx.size < 16:
+        return None, None, ()
+    col = np.median(power[rows], axis=0).astype(np.float64)
+    usable = kx < 0.5 - 0.03
+    ref = float(np.median(col[usable]))
+    if not ref > 0:
+        return None, None, ()
+    floor = _smooth(col / ref, 3)
+    # median of n exponential samples: relative sd ~ 1.44 / sqrt(n); the window correlates neighbouring
+    # rows (x 1.5), the 3-column average gains ~2 independent samples
+    sd = 1.44 * math.sqrt(1.5) / math.sqrt(2.0 * nrows)
+    idx = np.arange(kx.size)
+    high = np.flatnonzero((floor > 1.0 + STREAK_SIGMAS * sd) & (kx < 0.3) & (idx >= 2))
+    if high.size < MIN_STREAKS:
+        return None, None, ()
+    floor = np.maximum(floor, 1e-6)
+    # peaks: columns far above the smooth run of the floor around them (a Bragg peak smeared along ky
+    # by line jitter); their power falls with |ky|, so the high-|ky| floor under-counts them nearer the
+    # centre, and they are left out. A smooth floor (afterglow) has none.
+    width = max(9, (kx.size // 32) | 1)
+    smooth = ndimage.median_filter(floor.astype(np.float64), size=width, mode="nearest")
+    peaks = np.flatnonzero((floor > smooth * (1.0 + STREAK_SIGMAS * sd)) & (kx < 0.3) & (idx >= 2))
+    return floor.astype(np.float32), float(kx[high.max()]), tuple(int(c) for c in peaks)
 
 
 def _smooth(values: np.ndarray, width: int = 3) -> np.ndarray:
@@ -394,6 +447,23 @@ def looks_like_counts(plane: np.ndarray, noise_variance: float) -> bool:
         return False
     mean = float(plane.mean())
     return mean > 0 and 1 / 1.5 <= noise_variance / mean <= 1.5
+
+
+def noise_whiteness(power: np.ndarray, shape: tuple[int, int]) -> float:
+    """Median high-frequency power along kx (kx >= 0.4, |ky| < 0.25) over that along ky (|ky| >= 0.4,
+    0.02 <= kx < 0.25), from a :func:`windowed_spectrum` power: about 1
+    for white noise, < 1 when neighbours along x share noise (detector afterglow), > 1 along y. Where
+    it is far from 1, neighbouring pixels are not independent, and neither are checkerboard halves."""
+    ky = np.abs(sfft.fftfreq(shape[0]))[:, None]
+    kx = sfft.rfftfreq(shape[1])[None, :]
+    sel_y = (ky >= 0.4) & (kx < 0.25) & (kx >= 0.02)
+    band_x, band_y = power[(kx >= 0.4) & (ky < 0.25)], power[sel_y]
+    if band_x.size < 16 or band_y.size < 16:
+        return 1.0
+    return _noise_from_samples(band_x) / max(_noise_from_samples(band_y), 1e-300)
+
+
+WHITE_RANGE = (0.75, 1.33)  #: noise_whiteness of noise taken as white (independent neighbouring pixels)
 
 
 def frc_curve(image, split: SplitKind = "checkerboard", seed: int = 0, spectrum: np.ndarray | None = None, nyquist_band: float = 0.0) -> Profile:
@@ -510,6 +580,19 @@ def _frc_cutoff(curve: Profile, threshold: float = 1 / 7, k_min: float = 0.0) ->
     return float(k[-1])
 
 
+def frc_failure(curve: Profile, threshold: float = 1 / 7, k_min: float = 0.0) -> str:
+    """Why :func:`_frc_cutoff` gave None for ``curve``: one phrase for the panel and the CLI."""
+    vals = _smooth(np.nan_to_num(curve.values, nan=0.0))
+    independent = _smooth(curve.counts) * 3 / _SAMPLES_PER_INDEPENDENT
+    usable = np.nonzero((curve.k >= k_min) & (independent >= MIN_SAMPLES))[0]
+    if usable.size == 0:
+        return "too few frequencies in the lowest rings (image too small)"
+    i = int(usable[0])
+    need = max(threshold, 3.0 / math.sqrt(independent[i]))
+    return (f"the two halves do not correlate at the lowest usable frequency (FRC {vals[i]:.2f} at {curve.k[i]:.3f} cyc/px, "
+            f"needs {need:.2f}): no signal above the noise there")
+
+
 # ----------------------------------------------------------------------------------- the report
 @dataclass(frozen=True)
 class ResolutionConfig:
@@ -555,6 +638,9 @@ class ResolutionReport:
     pixel_size: float | None
     shape: tuple[int, int]
     message: str = ""
+    note: str = ""  #: why the cutoffs are not given (a processed image), else ""
+    frc_note: str = ""  #: why ``frc_cutoff`` is None, else ""
+    streak_kx: float | None = None  #: highest kx (cycles/pixel) of the scan-line streak columns left out, None if none
     profile: Profile | None = field(default=None, repr=False, compare=False)
     profile_x: Profile | None = field(default=None, repr=False, compare=False)
     profile_y: Profile | None = field(default=None, repr=False, compare=False)
@@ -599,6 +685,9 @@ class ResolutionReport:
             "units": "cycles/pixel (Nyquist = 0.5)",
             "shape": list(self.shape),
             "message": self.message,
+            "note": self.note,
+            "frc_note": self.frc_note,
+            "streak_columns_up_to_kx": self.streak_kx,
         }
         if self.pixel_size:
             out.update(
@@ -623,28 +712,42 @@ class ResolutionReport:
             text = f"{k:.3f} cyc/px"
             return f"{res:.3g} Å ({text})" if res else text
 
+        if self.note:
+            return f"cutoff: {self.note}"
         if self.message:
             head = self.message
         else:
             head = f"cutoff {fmt(self.cutoff, self.resolution)}"
         aniso = f"{self.anisotropy:.2f}" if self.anisotropy else "—"
-        return "\n".join(
-            [
-                head,
-                f"x: {fmt(self.cutoff_x, self.resolution_x)}   y: {fmt(self.cutoff_y, self.resolution_y)}",
-                f"anisotropy x/y: {aniso}",
-                f"FRC (1/7): {fmt(self.frc_cutoff, self.frc_resolution)}",
-            ]
-        )
+        frc = fmt(self.frc_cutoff, self.frc_resolution)
+        if self.frc_cutoff is None and self.frc_note:
+            frc += f" ({self.frc_note})"
+        lines = [
+            head,
+            f"x: {fmt(self.cutoff_x, self.resolution_x)}   y: {fmt(self.cutoff_y, self.resolution_y)}",
+            f"anisotropy x/y: {aniso}",
+            f"FRC (1/7, {self.frc_split}): {frc}",
+        ]
+        if self.streak_kx:
+            lines.append(f"noise floor varies with kx up to {self.streak_kx:.3f} cyc/px (scan-line streaks or afterglow): "
+                         "each column read against its own floor")
+        return "\n".join(lines)
 
 
-def resolution(image, pixel_size: float | None = None, config: ResolutionConfig | None = None) -> ResolutionReport:
+def resolution(
+    image, pixel_size: float | None = None, config: ResolutionConfig | None = None, processed: str | None = None
+) -> ResolutionReport:
     """Resolution cutoff, x/y cutoffs, anisotropy and one-image FRC of a 2-D image.
 
     ``pixel_size`` in Å (optional) adds resolutions in Å. Raises
     :class:`~napari_lowdose.core.errors.InvalidImageError` for NaN/Inf, RGB, non-2-D or images under
     32 pixels a side. A constant image or pure noise gives cutoffs of ``None`` and
-    ``message == "no cutoff above noise"``.
+    ``message == "no cutoff above noise"``. ``processed``: what was done to the image (e.g. "denoised
+    with haadf"), when known: its floor is then not noise and its halves are not independent, so no
+    cutoff or FRC is given, and ``note`` says why (:func:`.halfmap.half_data_frc` measures such images
+    from their raw input). Where the noise floor depends on kx (:func:`column_floor`: scan-line streaks
+    along ky, detector afterglow), every frequency is measured against its own column's floor, the
+    streaks' peak columns are left out, and ``streak_kx`` says how far in kx the floor stands out.
     """
     config = config or ResolutionConfig()
     raw = np.asarray(image)
@@ -652,18 +755,26 @@ def resolution(image, pixel_size: float | None = None, config: ResolutionConfig 
     shape = plane.shape
     if pixel_size is not None and not (np.isfinite(pixel_size) and pixel_size > 0):
         raise InvalidImageError(f"pixel size must be a positive number of Å, got {pixel_size}")
-    grid = _bins(shape, float(config.sector_deg), float(config.nyquist_band), float(config.noise_from))
-    dk = grid.ring.dk
-    k_min = config.k_min if config.k_min is not None else 3 * dk
+    px = float(pixel_size) if pixel_size else None
+    if processed:
+        note = (f"{NOT_MEASURABLE} ({processed}): its high-frequency floor is the processing's output, not noise, and "
+                "its halves share it; measure the half-data FRC of its raw input instead")
+        return ResolutionReport(None, None, None, None, "none", float("nan"), float("nan"), float("nan"), config.factor,
+                                px, shape, message=NOT_MEASURABLE, note=note, frc_note=NOT_MEASURABLE)
 
     F, energy = windowed_spectrum(plane)
-    split = config.frc_split
+    power = F.real * F.real + F.imag * F.imag  # float32
+    floor, streak_kx, peaks = column_floor(power, shape, float(config.noise_from))
+    if floor is not None:  # each column against its own noise floor; the streaks' peaks left out
+        power = power / floor[None, :]
+    grid = _bins(shape, float(config.sector_deg), float(config.nyquist_band), float(config.noise_from), 1, peaks)
+    dk = grid.ring.dk
+    k_min = config.k_min if config.k_min is not None else 3 * dk
     frc_job = None
-    if split != "none":
+    if config.frc_split != "none":
         # the FRC (one more FFT and its own profiles) runs on the second core while the spectrum
         # profiles are taken here; it reads F and the cached grids, writes nothing shared
-        frc_job = _executor().submit(_frc_for, raw, plane, F, energy, config)
-    power = F.real * F.real + F.imag * F.imag  # float32
+        frc_job = _executor().submit(_frc_for, raw, plane, F, energy, config, floor is not None)
     prof = grid.ring.profile(power)
     prof_x = grid.wedge_x.profile(power)
     prof_y = grid.wedge_y.profile(power)
@@ -680,13 +791,15 @@ def resolution(image, pixel_size: float | None = None, config: ResolutionConfig 
         cutoff_x = _highest_crossing(prof_x, noise_x, config.factor, k_min, smooth=3)
         cutoff_y = _highest_crossing(prof_y, noise_y, config.factor, k_min, smooth=3)
 
-    frc, frc_cut, split = None, None, "none"
+    frc, frc_cut, split, frc_note = None, None, "none", ""
     if frc_job is not None:
-        split, frc = frc_job.result()
-        if not flat:
+        split, frc, frc_note = frc_job.result()
+        if flat:
+            frc, split, frc_note = None, "none", "constant image"
+        elif frc is not None:
             frc_cut = _frc_cutoff(frc, config.frc_threshold, k_min=2 * k_min)
-        else:
-            frc, split = None, "none"
+            if frc_cut is None:
+                frc_note = frc_failure(frc, config.frc_threshold, k_min=2 * k_min)
     message = NO_CUTOFF if cutoff is None else ""
     return ResolutionReport(
         cutoff=cutoff,
@@ -698,9 +811,11 @@ def resolution(image, pixel_size: float | None = None, config: ResolutionConfig 
         noise_level_x=noise_x,
         noise_level_y=noise_y,
         factor=config.factor,
-        pixel_size=float(pixel_size) if pixel_size else None,
+        pixel_size=px,
         shape=shape,
         message=message,
+        frc_note=frc_note,
+        streak_kx=streak_kx,
         profile=prof,
         profile_x=prof_x,
         profile_y=prof_y,
@@ -720,17 +835,27 @@ def _executor():
     return _EXECUTOR
 
 
-def _frc_for(raw: np.ndarray, plane: np.ndarray, F: np.ndarray, energy: float, config: ResolutionConfig):
-    """(split used, FRC curve) for :func:`resolution`."""
+def _frc_for(raw: np.ndarray, plane: np.ndarray, F: np.ndarray, energy: float, config: ResolutionConfig, streaked: bool = False):
+    """(split used, FRC curve, "") for :func:`resolution`. The checkerboard takes its two halves from
+    different rows and columns: noise correlated along x only (afterglow) or y only leaves
+    them independent, and so does line-to-line jitter (each half's rows are its own scan lines):
+    streaks lower this FRC, never raise it. It uses the spectrum as recorded, not divided by the
+    column floor. Where that floor depends on kx (``streaked``), "auto" takes the checkerboard: a
+    binomial split would give both halves the same line jitter, and its FRC would reach Nyquist
+    (measured on band-limited count images with 1-2 px of jitter per line: 0.499 cycles/pixel)."""
     split = config.frc_split
+    if split == "auto" and streaked:
+        # a noise floor that depends on kx: scan-line jitter or offsets, which a binomial split of the
+        # counts would give both halves; the checkerboard's halves come from different scan lines
+        split = "checkerboard"
     if split == "auto":
         grid = _bins(plane.shape, float(config.sector_deg), float(config.nyquist_band), float(config.noise_from))
         hf = F.ravel()[grid.noise_ring]
         noise = _noise_from_samples(hf.real * hf.real + hf.imag * hf.imag)
         split = "binomial" if noise > 0 and looks_like_counts(raw, noise / energy) else "checkerboard"
     if split == "binomial":
-        return split, frc_curve(raw, split, spectrum=F, nyquist_band=config.nyquist_band)
-    return split, frc_curve(plane, split)
+        return split, frc_curve(raw, split, spectrum=F, nyquist_band=config.nyquist_band), ""
+    return split, frc_curve(plane, split), ""
 
 
 # ---------------------------------------------------------------------------- mask helpers

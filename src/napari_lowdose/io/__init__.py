@@ -4,11 +4,13 @@ One length unit for all formats: the ångström. ``ImageData.scale`` is in Å pe
 axes, so it can go straight into ``layer.scale`` with ``layer.units = "angstrom"``.
 """
 
-from .read import SUPPORTED_EXTENSIONS, ImageData, read_image
+from .read import SUPPORTED_EXTENSIONS, ImageData, Images, is_processed, read_image
 from .write import WRITE_EXTENSIONS, atomic_write, write_image
 
 __all__ = [
     "ImageData",
+    "Images",
+    "is_processed",
     "SUPPORTED_EXTENSIONS",
     "WRITE_EXTENSIONS",
     "atomic_write",

@@ -1,12 +1,18 @@
 """Readers for TIFF, MRC and the native formats of the microscopes (Gatan DM3/DM4, Velox EMD, TIA SER).
 
-Every reader returns a list of :class:`ImageData`, one per image signal in the file, or raises
-:class:`~napari_lowdose.core.errors.FileFormatError` / :class:`~napari_lowdose.core.errors.InvalidImageError`
-with one sentence that names the file and says what is wrong.
+Every reader returns an :class:`Images` list of :class:`ImageData`, one per readable signal in the file,
+whose ``skipped`` holds one sentence per signal it could not open (naming the file and the signal), or
+raises :class:`~napari_lowdose.core.errors.FileFormatError` / :class:`~napari_lowdose.core.errors.InvalidImageError`
+with one sentence that names the file and says what is wrong when nothing in it can be opened. One bad
+signal never blocks the others. A signal with two or more scan axes and a diffraction pattern per scan
+position opens as 4D-STEM data (``metadata["kind"] == "4D-STEM"``, detector axes in pixels); files
+written by ``napari-lowdose denoise`` carry their provenance (``metadata["provenance"]``: model, input,
+date), which tells the resolution readout that the image is processed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -25,6 +31,9 @@ TIFF_EXTENSIONS = (".tif", ".tiff")
 MRC_EXTENSIONS = (".mrc", ".mrcs", ".map", ".st")
 RSCIIO_EXTENSIONS = (".dm3", ".dm4", ".emd", ".ser")
 SUPPORTED_EXTENSIONS = TIFF_EXTENSIONS + MRC_EXTENSIONS + RSCIIO_EXTENSIONS
+#: 4D-STEM detector formats: refused with a sentence that says what they are
+FOUR_D_EXTENSIONS = {".mib": "Quantum Detectors Merlin", ".hdr": "Merlin header", ".blo": "NanoMegas blockfile",
+                     ".h5": "HDF5 (py4DSTEM)", ".hdf5": "HDF5"}
 
 
 @dataclass
@@ -57,6 +66,29 @@ class ImageData:
             "axis_labels": self.axis_labels,
             "metadata": dict(self.metadata),
         }
+
+
+class Images(list):
+    """A list of :class:`ImageData` with ``skipped``: one sentence per signal of the file that did not open."""
+
+    def __init__(self, items=(), skipped=()) -> None:
+        super().__init__(items)
+        self.skipped: list[str] = list(skipped)
+
+
+KIND_4DSTEM = "4D-STEM"
+PROVENANCE_KEY = "napari_lowdose"  #: TIFF metadata key (ImageJ description / tifffile JSON) of the provenance
+
+
+def is_processed(metadata: dict) -> str:
+    """What was done to an image, from its layer/file metadata ("" for raw data): "denoised with MODEL"
+    for files written by ``napari-lowdose denoise`` and layers made by the Denoise panel."""
+    prov = metadata.get("provenance") if isinstance(metadata, dict) else None
+    if isinstance(prov, dict) and prov.get("processing"):
+        return f"{prov['processing']} with {prov.get('model', 'a model')}"
+    if isinstance(metadata, dict) and metadata.get("denoised_with"):
+        return f"denoised with {metadata['denoised_with']}"
+    return ""
 
 
 def _ext(path: str | os.PathLike) -> str:
@@ -132,6 +164,13 @@ def read_tiff(path: Path) -> list[ImageData]:
             py, px, unit = _tiff_pixel_size(tif, series.pages[0] if series.pages else tif.pages[0])
             photometric = getattr(series.pages[0], "photometric", None) if series.pages else None
             ij = tif.imagej_metadata or {}
+            prov_text = ij.get(PROVENANCE_KEY)
+            if prov_text is None:
+                try:
+                    shaped = tif.shaped_metadata
+                except Exception:  # noqa: BLE001 - odd descriptions
+                    shaped = None
+                prov_text = shaped[0].get(PROVENANCE_KEY) if shaped else None
     except LowdoseError:
         raise
     except Exception as exc:  # noqa: BLE001 - tifffile raises many types on corrupt files
@@ -149,7 +188,12 @@ def read_tiff(path: Path) -> list[ImageData]:
     if py and px and abs(py - px) > 1e-6 * px and units[-1] == ANGSTROM:
         scale = scale[:-2] + (py, px)
     meta = {"source": str(path), "format": "TIFF", "unit_in_file": unit}
-    return [ImageData(data, path.stem, scale, units, labels, meta)]
+    if prov_text:
+        try:
+            meta["provenance"] = json.loads(prov_text)
+        except (TypeError, ValueError):
+            pass  # someone else's key of the same name: not ours
+    return Images([ImageData(data, path.stem, scale, units, labels, meta)])
 
 
 # ------------------------------------------------------------------------------------------ MRC
@@ -179,7 +223,7 @@ def read_mrc(path: Path) -> list[ImageData]:
     if vx > 0 and vy > 0 and abs(vx - vy) > 1e-6 * vx:
         scale = scale[:-2] + (vy, vx)
     meta = {"source": str(path), "format": "MRC", "voxel_size_A": (vx, vy, vz)}
-    return [ImageData(data, path.stem, scale, units, labels, meta)]
+    return Images([ImageData(data, path.stem, scale, units, labels, meta)])
 
 
 # ------------------------------------------------------------- DM3 / DM4 / EMD / SER (rosettasciio)
@@ -199,7 +243,46 @@ def _signal_title(sig: dict, fallback: str) -> str:
     return str(title).strip() or fallback
 
 
-def read_rsciio(path: Path) -> list[ImageData]:
+def _diffraction_axes(signal_axes) -> bool:
+    """Two signal axes that are not lengths: a detector (diffraction) plane, reciprocal units or none."""
+    return len(signal_axes) == 2 and not any(to_angstrom_factor(a.get("units")) for a in signal_axes)
+
+
+def _describe_skipped(sig: dict, signal_axes, nav) -> str:
+    units = ", ".join(sorted({str(a.get("units") or "no unit") for a in signal_axes})) or "no axes"
+    signal_type = ((sig.get("metadata") or {}).get("Signal") or {}).get("signal_type") or ""
+    if len(signal_axes) == 1:
+        what = f"{signal_type.replace('_', ' ')} spectrum" if signal_type else "spectrum or line profile"
+        article = "an" if what[0].lower() in "aeiou" else "a"
+        return f"is {article} {what}, not an image (axis unit {units})"
+    if len(signal_axes) == 2:
+        return f"has no spatial image axes (axis units {units})"
+    return f"is a {len(signal_axes)}-D signal (axis units {units}), not an image"
+
+
+def _four_d_stem(sig, data, title, path, fmt, nav, signal_axes, stem, many) -> ImageData:
+    """A scan of diffraction patterns as 4D-STEM data: scan axes calibrated (Å where they are lengths),
+    the detector axes in pixels with their calibration kept in the metadata."""
+    lead_scale = tuple(
+        float(a.get("scale") or 1.0) * (to_angstrom_factor(a.get("units")) or 1.0) for a in nav
+    )
+    lead_units = tuple(ANGSTROM if to_angstrom_factor(a.get("units")) else PIXEL for a in nav)
+    labels = tuple(str(a.get("name") or f"scan{i}").lower() for i, a in enumerate(nav)) + ("qy", "qx")
+    detector = [{"name": a.get("name"), "scale": a.get("scale"), "units": str(a.get("units"))} for a in signal_axes]
+    scan = " x ".join(str(int(n)) for n in data.shape[:-2])
+    meta = {
+        "source": str(path),
+        "format": fmt,
+        "signal": title,
+        "kind": KIND_4DSTEM,
+        "detector_axes": detector,
+        "description": f"4D-STEM data: a {scan} scan of {data.shape[-2]} x {data.shape[-1]} diffraction patterns",
+    }
+    name = f"{stem} {title}" if many else stem
+    return ImageData(data, name, lead_scale + (1.0, 1.0), lead_units + (PIXEL, PIXEL), labels, meta)
+
+
+def read_rsciio(path: Path) -> Images:
     ext = path.suffix.lower()
     fmt = {".dm3": "Gatan DM3", ".dm4": "Gatan DM4", ".emd": "EMD", ".ser": "TIA SER"}[ext]
     try:
@@ -209,58 +292,77 @@ def read_rsciio(path: Path) -> list[ImageData]:
     except Exception as exc:  # noqa: BLE001 - each rsciio plugin raises its own types
         raise FileFormatError(f"cannot read {fmt} file {path.name}: {exc}") from exc
 
-    images: list[ImageData] = []
-    skipped: list[str] = []
+    images = Images()
+    many = len(signals) > 1
     for k, sig in enumerate(signals):
-        data = np.asarray(sig["data"])
-        axes = sig.get("axes") or []
         title = _signal_title(sig, f"signal {k}")
-        signal_axes = [a for a in axes if not a.get("navigate", False)]
-        spatial = [a for a in signal_axes if to_angstrom_factor(a.get("units"))]
-        if len(signal_axes) != 2 or len(spatial) != 2 or data.ndim < 2:
-            units = ", ".join(sorted({str(a.get("units") or "no unit") for a in signal_axes})) or "no axes"
-            signal_type = ((sig.get("metadata") or {}).get("Signal") or {}).get("signal_type") or ""
-            kind = f"{signal_type} spectrum" if signal_type else f"{len(signal_axes)}-D signal"
-            skipped.append(f"'{title}' ({kind}, axis units: {units})")
+        label = f"{path.name} signal '{title}'"
+        try:
+            image = _one_signal(sig, title, label, path, fmt, many)
+        except InvalidImageError as exc:  # this signal only: the others still open
+            images.skipped.append(str(exc))
             continue
-        ax_y, ax_x = spatial[-2], spatial[-1]
-        px = float(ax_x["scale"]) * to_angstrom_factor(ax_x.get("units"))
-        py = float(ax_y["scale"]) * to_angstrom_factor(ax_y.get("units"))
-        nav = [a for a in axes if a.get("navigate", False)]
-        lead_scale = tuple(float(a.get("scale") or 1.0) for a in nav)
-        lead_units = tuple(
-            ANGSTROM if to_angstrom_factor(a.get("units")) else (normalise_unit(a.get("units")) or PIXEL) for a in nav
-        )
-        lead_scale = tuple(
-            s * to_angstrom_factor(a.get("units")) if to_angstrom_factor(a.get("units")) else s for s, a in zip(lead_scale, nav)
-        )
-        lead_labels = tuple(str(a.get("name") or ("frame" if len(nav) == 1 else f"axis{i}")).lower() for i, a in enumerate(nav))
-        if data.ndim != len(nav) + 2:
-            skipped.append(f"'{title}' (unexpected shape {data.shape})")
+        except Exception as exc:  # noqa: BLE001 - a malformed signal dict
+            images.skipped.append(f"{label} cannot be read: {type(exc).__name__}: {exc}")
             continue
-        _validate(data, path, f"signal '{title}'")
-        scale, units, labels = _spatial(px, data.ndim, lead_scale, lead_units, lead_labels)
-        scale = scale[:-2] + (py, px)
-        name = path.stem if len(signals) == 1 else f"{path.stem} {title}"
-        meta = {
-            "source": str(path),
-            "format": fmt,
-            "signal": title,
-            "unit_in_file": str(ax_x.get("units")),
-        }
-        images.append(ImageData(data, name, scale, units, labels, meta))
+        images.append(image)
     if not images:
-        raise FileFormatError(
-            f"{path.name} holds no image: napari-lowdose opens 2-D images with spatial axes, and this file "
-            f"holds {'; '.join(skipped) or 'no signals'}"
-        )
+        reasons = [r[len(path.name) + 1 :] if r.startswith(path.name + " ") else r for r in images.skipped]
+        raise FileFormatError(f"{path.name} holds no image napari-lowdose can open: " + "; ".join(reasons or ["no signals"]))
     return images
 
 
-def read_image(path: str | os.PathLike) -> list[ImageData]:
-    """Read every image in ``path`` (TIFF, MRC, DM3/DM4, EMD, SER) with its pixel size in Å."""
+def _one_signal(sig: dict, title: str, label: str, path: Path, fmt: str, many: bool) -> ImageData:
+    """One rosettasciio signal as ImageData, or InvalidImageError with one sentence naming it."""
+    data = np.asarray(sig["data"])
+    axes = sig.get("axes") or []
+    signal_axes = [a for a in axes if not a.get("navigate", False)]
+    nav = [a for a in axes if a.get("navigate", False)]
+    spatial = [a for a in signal_axes if to_angstrom_factor(a.get("units"))]
+    if _diffraction_axes(signal_axes) and len(nav) >= 2 and data.ndim == len(nav) + 2:
+        check_image(data, label)
+        return _four_d_stem(sig, data, title, path, fmt, nav, signal_axes, path.stem, many)
+    if len(signal_axes) != 2 or len(spatial) != 2 or data.ndim < 2:
+        raise InvalidImageError(f"{label} {_describe_skipped(sig, signal_axes, nav)}")
+    ax_y, ax_x = spatial[-2], spatial[-1]
+    px = float(ax_x["scale"]) * to_angstrom_factor(ax_x.get("units"))
+    py = float(ax_y["scale"]) * to_angstrom_factor(ax_y.get("units"))
+    lead_scale = tuple(float(a.get("scale") or 1.0) for a in nav)
+    lead_units = tuple(
+        ANGSTROM if to_angstrom_factor(a.get("units")) else (normalise_unit(a.get("units")) or PIXEL) for a in nav
+    )
+    lead_scale = tuple(
+        s * to_angstrom_factor(a.get("units")) if to_angstrom_factor(a.get("units")) else s for s, a in zip(lead_scale, nav)
+    )
+    lead_labels = tuple(str(a.get("name") or ("frame" if len(nav) == 1 else f"axis{i}")).lower() for i, a in enumerate(nav))
+    if data.ndim != len(nav) + 2:
+        raise InvalidImageError(f"{label} has an unexpected shape {data.shape} for its {len(axes)} axes")
+    _validate(data, path, f"signal '{title}'")
+    scale, units, labels = _spatial(px, data.ndim, lead_scale, lead_units, lead_labels)
+    scale = scale[:-2] + (py, px)
+    name = f"{path.stem} {title}" if many else path.stem
+    meta = {
+        "source": str(path),
+        "format": fmt,
+        "signal": title,
+        "unit_in_file": str(ax_x.get("units")),
+    }
+    return ImageData(data, name, scale, units, labels, meta)
+
+
+def read_image(path: str | os.PathLike) -> Images:
+    """Read every image in ``path`` (TIFF, MRC, DM3/DM4, EMD, SER) with its pixel size in Å; signals that
+    cannot be opened are listed in the result's ``skipped`` (one sentence each)."""
     path = Path(path)
     ext = _ext(path)
+    if ext == ".emi":
+        data_files = sorted(path.parent.glob(f"{path.stem}_*.ser"))
+        hint = f"open {data_files[0].name}" if data_files else "open its data file NAME_1.ser"
+        raise FileFormatError(f"{path.name} is the index file of a TIA series; {hint}, which holds the image")
+    if ext in FOUR_D_EXTENSIONS:
+        raise FileFormatError(
+            f"{path.name} is a {FOUR_D_EXTENSIONS[ext]} file (4D-STEM data), which napari-lowdose does not read yet"
+        )
     if ext not in SUPPORTED_EXTENSIONS:
         raise FileFormatError(
             f"{path.name}: unsupported file type '{ext or '(none)'}'; napari-lowdose reads "

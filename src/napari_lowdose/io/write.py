@@ -8,6 +8,7 @@ final name, and an existing file is only replaced by a complete new one.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 from ..core.errors import FileFormatError
 from ..core.files import default_file_mode
 from ..core.image import check_image
-from .read import MRC_EXTENSIONS, TIFF_EXTENSIONS
+from .read import MRC_EXTENSIONS, PROVENANCE_KEY, TIFF_EXTENSIONS
 
 WRITE_EXTENSIONS = TIFF_EXTENSIONS + MRC_EXTENSIONS
 
@@ -65,7 +66,7 @@ def _mrc_dtype(data: np.ndarray) -> np.dtype:
     return np.dtype(np.float32)
 
 
-def write_mrc(path: Path, data: np.ndarray, pixel_size: float | None, z_size: float | None = None) -> None:
+def write_mrc(path: Path, data: np.ndarray, pixel_size: float | None, z_size: float | None = None, provenance: dict | None = None) -> None:
     """MRC with ``voxel_size`` = (x, y, z) in Å; 3-D data without a z step is written as an image stack."""
     import mrcfile
 
@@ -79,8 +80,10 @@ def write_mrc(path: Path, data: np.ndarray, pixel_size: float | None, z_size: fl
             mrc.voxel_size = (px, px, float(z_size) if (z_size and out.ndim == 3) else (px if out.ndim == 3 else 0.0))
 
 
-def write_tiff(path: Path, data: np.ndarray, pixel_size: float | None, z_size: float | None = None) -> None:
-    """TIFF with the pixel size as resolution tags plus ``unit='nm'`` metadata (ImageJ or tifffile).
+def write_tiff(path: Path, data: np.ndarray, pixel_size: float | None, z_size: float | None = None, provenance: dict | None = None) -> None:
+    """TIFF with the pixel size as resolution tags plus ``unit='nm'`` metadata (ImageJ or tifffile), and
+    ``provenance`` (what made the image: processing, model, input, date) as one JSON line under the key
+    ``napari_lowdose`` of the same metadata, which the reader puts back into ``metadata["provenance"]``.
 
     ImageJ-compatible files are written for uint8/uint16/float32; other types keep their type in a
     plain TIFF with tifffile's JSON metadata, which this reader (and tifffile) reads back.
@@ -98,6 +101,8 @@ def write_tiff(path: Path, data: np.ndarray, pixel_size: float | None, z_size: f
         metadata["unit"] = "nm"
         if z_size and data.ndim == 3:
             metadata["spacing"] = float(z_size) / 10.0
+    if provenance:
+        metadata[PROVENANCE_KEY] = json.dumps(provenance, default=str)  # one line: ImageJ keeps key=value lines
     imagej = np.dtype(data.dtype) in _IMAGEJ_TYPES and data.ndim <= 6
     with atomic_write(path) as tmp:
         tifffile.imwrite(tmp, np.asarray(data), imagej=imagej, metadata=metadata, **kwargs)
@@ -106,8 +111,10 @@ def write_tiff(path: Path, data: np.ndarray, pixel_size: float | None, z_size: f
 _WRITERS: dict[str, Callable] = {**{e: write_tiff for e in TIFF_EXTENSIONS}, **{e: write_mrc for e in MRC_EXTENSIONS}}
 
 
-def write_image(path: str | os.PathLike, data, pixel_size: float | None = None, z_size: float | None = None) -> Path:
-    """Write ``data`` (axes ``(..., y, x)``) to TIFF or MRC by extension; ``pixel_size``/``z_size`` in Å."""
+def write_image(path: str | os.PathLike, data, pixel_size: float | None = None, z_size: float | None = None,
+                provenance: dict | None = None) -> Path:
+    """Write ``data`` (axes ``(..., y, x)``) to TIFF or MRC by extension; ``pixel_size``/``z_size`` in Å;
+    ``provenance`` (TIFF only; MRC has no room for it) records what made the image."""
     path = Path(path)
     ext = path.suffix.lower()
     writer = _WRITERS.get(ext)
@@ -117,5 +124,5 @@ def write_image(path: str | os.PathLike, data, pixel_size: float | None = None, 
     check_image(arr, path.name, min_side=1, check_finite=False)
     if arr.ndim > 3:
         raise FileFormatError(f"cannot write {path.name}: {arr.ndim}-D data; TIFF/MRC writing supports 2-D and 3-D")
-    writer(path, arr, pixel_size, z_size)
+    writer(path, arr, pixel_size, z_size, provenance)
     return path

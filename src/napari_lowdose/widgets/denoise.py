@@ -7,6 +7,7 @@ updated only in main-thread slots, from snapshots the worker takes itself.
 
 from __future__ import annotations
 
+import datetime
 import time
 from typing import TYPE_CHECKING
 
@@ -19,12 +20,14 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from ..core.errors import LowdoseError
+from ..core.image import check_denoisable
 from ..core.model import BUNDLED_MODELS, DEFAULT_MODEL, Model, load_model
 from ..core.tiling import TiledDenoiser
 from ._layers import refresh_layer_combo, show_error, stop_when_destroyed
@@ -58,7 +61,10 @@ def _card_text(model: Model) -> str:
     arch = card.architecture
     lines = [f"<b>{card.name}</b>", f"U-Net depth {arch.depth}, {arch.base_channels} channels"]
     if card.trained_on.get("data"):
-        lines.append(f"trained on: {card.trained_on['data']}")
+        data = str(card.trained_on["data"])
+        if "core.simulate" in data:  # a module path does not wrap: say it in words
+            data = "the project's simulator (core.simulate)"
+        lines.append(f"trained on: {data}")
     held = card.metrics.get("held_out", {}).get("in_distribution")
     if held:
         gain = sum(r["model_psnr"] - r["noisy_psnr"] for r in held) / len(held)
@@ -93,6 +99,8 @@ class DenoiseWidget(QWidget):
         self.model_combo.setToolTip("the bundled model for your kind of image; Load… adds a model file (e.g. a fine-tuned one)")
         self.model_label = QLabel()
         self.model_label.setWordWrap(True)
+        # a wrapped label in a form row gets the height of its unwrapped text unless it may grow
+        self.model_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.MinimumExpanding)
         self.load_button = QPushButton("Load…")
         self.load_button.setToolTip("Load a model: NAME.safetensors with NAME.json beside it (pickled .pt files are refused)")
         self.tile = QSpinBox()
@@ -213,6 +221,12 @@ class DenoiseWidget(QWidget):
         data = layer.data[0] if layer.multiscale else layer.data
         if not hasattr(data, "compute"):
             data = np.array(data)  # a copy: the worker never reads the live layer
+        try:  # one sentence before any work: 4-D or 4D-STEM data, under the model's size, constant
+            check_denoisable(data, layer.name, min_side=self.model.card.architecture.multiple,
+                             kind=str(layer.metadata.get("kind", "")), check_constant=isinstance(data, np.ndarray))
+        except LowdoseError as exc:
+            self._error(str(exc))
+            return
         try:
             denoiser = TiledDenoiser(
                 self.model,
@@ -236,7 +250,23 @@ class DenoiseWidget(QWidget):
             "translate": tuple(layer.translate),
             "units": tuple(layer.units),
             "axis_labels": tuple(layer.axis_labels),
-            "metadata": {**layer.metadata, "denoised_with": self.model.card.name, "refine": denoiser.refine},
+            "metadata": {
+                **{k: v for k, v in layer.metadata.items() if k != "provenance"},
+                "denoised_with": self.model.card.name,
+                "refine": denoiser.refine,
+                # what made this layer: the Resolution panel measures it from its raw input (half-data FRC)
+                "provenance": {
+                    "processing": "denoised",
+                    "model": self.model.card.name,
+                    "model_file": str(self.model.path) if self.model.path is not None else None,
+                    "input_layer": layer.name,
+                    "input": layer.metadata.get("source"),
+                    "signal": layer.metadata.get("signal"),
+                    "refine": denoiser.refine,
+                    "flips": denoiser.flips,
+                    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                },
+            },
         }
         self._bar = progress(total=0, desc=f"Denoise {layer.name}")
         self.worker = create_worker(

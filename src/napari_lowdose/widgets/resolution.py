@@ -5,6 +5,13 @@ Thin: it takes a copy of the displayed 2-D plane of each chosen layer, runs
 profiles (power / noise level, with the threshold and the cutoffs marked). It follows the layer
 selection (or the layers ticked in its list), the displayed slice and changes of the layers' data, so
 a denoised layer that is being updated is measured again.
+
+A processed layer (made by the Denoise panel, or read from a file ``napari-lowdose denoise`` wrote: its
+metadata say so) gets no spectral cutoff and no one-image FRC: "not measurable on a processed image".
+Where its raw input is at hand (the input layer the Denoise panel recorded, or the input file in the
+provenance) and so is the model, a second worker measures the half-data FRC
+(``core.halfmap.half_data_frc``: the raw counts split in two, each half denoised with the same model),
+once per raw plane and model.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from qtpy.QtWidgets import QCheckBox, QLabel, QListWidget, QListWidgetItem, QVBo
 
 from ..core.errors import LowdoseError
 from ..core.spectrum import ResolutionReport, resolution
+from ..io.read import is_processed
 from ._layers import current_plane, image_layers, pixel_size_angstrom
 from ._plot import PlotCanvas
 
@@ -27,15 +35,50 @@ DEBOUNCE_MS = 150
 COLORS = ["#ffb000", "#4cc9f0", "#f72585", "#7bd389", "#b69cff"]
 
 
-def _measure(planes: list[tuple[str, np.ndarray, float | None]]) -> list[tuple[str, ResolutionReport | str]]:
-    """Worker body: a report (or the error text) per (name, plane, pixel size)."""
+def _measure(planes: list[tuple]) -> list[tuple[str, ResolutionReport | str]]:
+    """Worker body: a report (or the error text) per (name, plane, pixel size, what processed it or "")."""
     out = []
-    for name, plane, px in planes:
+    for name, plane, px, processed in planes:
         try:
-            out.append((name, resolution(plane, pixel_size=px)))
+            out.append((name, resolution(plane, pixel_size=px, processed=processed or None)))
         except LowdoseError as exc:
             out.append((name, str(exc)))
     return out
+
+
+def _half_data(raw_plane: np.ndarray, px: float | None, model, refine: str, flips: int):
+    """Worker body: the half-data FRC of ``model`` on the raw plane (or the error text)."""
+    from ..core.halfmap import half_data_frc
+    from ..core.progress import drive
+    from ..core.tiling import TiledDenoiser
+
+    try:
+        denoiser = TiledDenoiser(model, device="auto", refine=refine or "auto", flips=int(flips or 1))
+        return half_data_frc(raw_plane, lambda half: drive(denoiser.run(half)), pixel_size=px)
+    except LowdoseError as exc:
+        return str(exc)
+
+
+def _model_for(viewer, prov: dict):
+    """The model named in a layer's provenance: the Denoise panel's (a loaded or fine-tuned one), a
+    bundled one, or its file; None when it is not at hand."""
+    from ..core.model import BUNDLED_MODELS, Model, load_model
+    from ._registry import denoise_widget_for
+
+    name = prov.get("model")
+    panel = denoise_widget_for(viewer)
+    if panel is not None:
+        candidates = [panel.model] + [panel.model_combo.itemData(i) for i in range(panel.model_combo.count())]
+        for m in candidates:
+            if isinstance(m, Model) and m.card.name == name:
+                return m
+    for source in (prov.get("model_file"), name if name in BUNDLED_MODELS else None):
+        if source:
+            try:
+                return load_model(source)
+            except LowdoseError:
+                continue
+    return None
 
 
 class ResolutionWidget(QWidget):
@@ -46,6 +89,11 @@ class ResolutionWidget(QWidget):
         self._pending = False
         self._watched: set[int] = set()
         self.reports: list[tuple[str, ResolutionReport | str]] = []
+        self.half_data: dict[str, object] = {}  #: layer name -> HalfDataFRC, "computing…" or why not
+        self._half_cache: dict[tuple, object] = {}
+        self._half_worker = None
+        self._half_key = None
+        self._half_pending: list = []
 
         self.follow = QCheckBox("follow the layer selection")
         self.follow.setChecked(True)
@@ -121,7 +169,12 @@ class ResolutionWidget(QWidget):
                 self._show(self.reports)
                 return
             plane, _ = current_plane(layer, self.viewer)  # a copy: the worker never touches the layer
-            planes.append((layer.name, plane, pixel_size_angstrom(layer)))
+            processed = is_processed(layer.metadata)
+            planes.append((layer.name, plane, pixel_size_angstrom(layer), processed))
+            if processed:
+                self._plan_half_data(layer)
+            else:
+                self.half_data.pop(layer.name, None)
         if not planes:
             self._show([])
             return
@@ -140,6 +193,86 @@ class ResolutionWidget(QWidget):
             self._pending = False
             self._start()
 
+    # ------------------------------------------------------ half-data FRC
+    def _plan_half_data(self, layer) -> None:
+        """Find the raw input and the model of a processed layer; queue the half-data FRC once per key."""
+        prov = layer.metadata.get("provenance") or {}
+        raw_layer = None
+        name = prov.get("input_layer")
+        if name and name in self.viewer.layers:
+            raw_layer = self.viewer.layers[name]
+        raw_plane = None
+        if raw_layer is not None:
+            raw_plane, index = current_plane(raw_layer, self.viewer)
+            key_source = (id(raw_layer.data), index)
+        elif prov.get("input"):
+            raw_plane, key_source = self._raw_from_file(prov, layer)
+        if raw_plane is None:
+            self.half_data[layer.name] = "its raw input is not open: open it to measure the half-data FRC"
+            return
+        model = _model_for(self.viewer, prov)
+        if model is None:
+            self.half_data[layer.name] = f"the model {prov.get('model')!r} is not at hand: load it in the Denoise panel"
+            return
+        key = (key_source, model.card.name, id(model), prov.get("refine"), prov.get("flips"))
+        if key in self._half_cache:
+            self.half_data[layer.name] = self._half_cache[key]
+            return
+        self.half_data[layer.name] = "computing (each half of the raw counts denoised)…"
+        job = (key, layer.name, raw_plane, pixel_size_angstrom(layer), model, prov.get("refine"), prov.get("flips"))
+        if all(j[0] != key for j in self._half_pending) and (self._half_worker is None or self._half_key != key):
+            self._half_pending.append(job)
+        self._next_half()
+
+    def _raw_from_file(self, prov: dict, layer):
+        from pathlib import Path
+
+        from ..io import read_image
+
+        path = Path(prov["input"])
+        if not path.is_file():
+            return None, None
+        try:
+            images = read_image(path)
+        except LowdoseError:
+            return None, None
+        chosen = [im for im in images if im.metadata.get("signal") == prov.get("signal")] or images[:1]
+        data = np.asarray(chosen[0].data)
+        if data.shape != tuple(layer.data.shape):
+            return None, None
+        from ._layers import plane_index
+
+        index = plane_index(layer, self.viewer)
+        return np.array(data[index] if index else data), (str(path), prov.get("signal"), index)
+
+    def _next_half(self) -> None:
+        if self._half_worker is not None or not self._half_pending:
+            return
+        key, name, raw_plane, px, model, refine, flips = self._half_pending.pop(0)
+        from napari.qt.threading import create_worker
+
+        self._half_key = key
+        self._half_worker = create_worker(_half_data, raw_plane, px, model, refine, flips, _start_thread=False)
+        self._half_worker.returned.connect(lambda result, key=key: self._half_done(key, result))
+        self._half_worker.finished.connect(self._half_finished)
+        self._half_worker.start()
+
+    def _half_done(self, key, result) -> None:
+        self._half_cache[key] = result
+        self.schedule()  # show it
+
+    def _half_finished(self) -> None:
+        self._half_worker = None
+        self._next_half()
+
+    def half_data_text(self, name: str) -> str:
+        result = self.half_data.get(name)
+        if result is None:
+            return ""
+        if isinstance(result, str):
+            return f"half-data FRC: — ({result})"
+        return result.summary()
+
     # ------------------------------------------------------------------ show
     def _show(self, reports: list) -> None:
         self.reports = reports
@@ -149,6 +282,9 @@ class ResolutionWidget(QWidget):
             blocks = []
             for name, rep in reports:
                 body = rep if isinstance(rep, str) else rep.summary()
+                half = self.half_data_text(name)
+                if half:
+                    body += "\n" + half
                 blocks.append(f"<b>{name}</b><br>" + body.replace("\n", "<br>"))
             self.text.setText("<br>".join(blocks))
         self._plot(reports)

@@ -1,0 +1,191 @@
+"""Command-line work on files, kept out of cli.py: ``denoise`` (checks before any work, provenance in
+the output), ``resolution`` (processed files, the half-data FRC) and ``view``'s file opening (one bad file
+never blocks the others). Each prints one line per problem and never a traceback."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+from pathlib import Path
+
+from .core.errors import LowdoseError
+from .core.progress import drive
+
+PLUGIN = "napari-lowdose"
+EXIT_ERROR = 2
+
+
+def report_skipped(images) -> None:
+    """One stderr line per signal of a file that did not open (io.read.Images.skipped)."""
+    for sentence in getattr(images, "skipped", []):
+        print(f"{PLUGIN}: note: skipped: {sentence}", file=sys.stderr)
+
+
+def provenance(model, path: Path, image, denoiser) -> dict:
+    """What made a denoised file: kept in its TIFF metadata, read back into the layer's metadata."""
+    return {
+        "processing": "denoised",
+        "model": model.card.name,
+        "model_file": str(model.path) if getattr(model, "path", None) is not None else None,
+        "input": str(Path(path).resolve()),
+        "signal": image.metadata.get("signal"),
+        "refine": denoiser.refine,
+        "flips": denoiser.flips,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "software": f"{PLUGIN} {_version()}",
+    }
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+# ------------------------------------------------------------------------------------- denoise
+def cmd_denoise(args, bar_class) -> int:
+    from .core.image import check_denoisable
+    from .core.model import load_model
+    from .core.tiling import TiledDenoiser
+    from .io import read_image, write_image
+
+    model = load_model(args.model)
+    denoiser = TiledDenoiser(model, tile=args.tile, overlap=args.overlap, device=args.device, flips=args.flips, refine=args.refine)
+    min_side = model.card.architecture.multiple
+    # every file and signal is read and checked before the model runs on any of them
+    jobs, failed = [], 0
+    for path in args.files:
+        try:
+            images = read_image(path)
+        except LowdoseError as exc:
+            failed += 1
+            print(f"{PLUGIN}: error: {exc}", file=sys.stderr)
+            continue
+        report_skipped(images)
+        for image in images:
+            label = f"{path.name} signal '{image.metadata['signal']}'" if len(images) > 1 and image.metadata.get("signal") else path.name
+            try:
+                check_denoisable(image.data, label, min_side=min_side, kind=image.metadata.get("kind", ""))
+            except LowdoseError as exc:
+                failed += 1
+                print(f"{PLUGIN}: error: {exc}", file=sys.stderr)
+                continue
+            jobs.append((path, images, image))
+    args.output.mkdir(parents=True, exist_ok=True)
+    flips = f", averaged over {denoiser.flips} flips" if denoiser.flips > 1 else ""
+    refine = ", Wiener refinement" if denoiser.refine == "wiener" else ""
+    print(f"{PLUGIN}: model '{model.name}' on {denoiser.device}, tile {denoiser.tile}, overlap {denoiser.overlap}{flips}{refine}", file=sys.stderr)
+    for path, images, image in jobs:
+        try:
+            suffix = f"_{image.metadata['signal']}" if len(images) > 1 and image.metadata.get("signal") else ""
+            out_path = args.output / f"{path.stem}{suffix}_denoised.tif"
+            bar = bar_class(f"{path.name}{suffix}")
+            seen = len(denoiser.notes)
+            try:
+                result = drive(denoiser.run(image.data, name=path.name), lambda s: bar.update(s.done, s.total, s.message))
+            finally:
+                bar.close()
+            for note in denoiser.notes[seen:]:
+                print(f"{PLUGIN}: note: {note}", file=sys.stderr)
+            z = image.scale[0] if image.data.ndim == 3 and image.units[0] == "angstrom" else None
+            write_image(out_path, result, pixel_size=image.pixel_size, z_size=z, provenance=provenance(model, path, image, denoiser))
+            print(f"{PLUGIN}: wrote {out_path}")
+        except LowdoseError as exc:
+            failed += 1
+            print(f"{PLUGIN}: error: {exc}", file=sys.stderr)
+        except (RuntimeError, MemoryError) as exc:  # e.g. a device failure: report, go on with the rest
+            failed += 1
+            print(f"{PLUGIN}: error: {path.name}: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+    if failed:
+        print(f"{PLUGIN}: {failed} file(s) or signal(s) of {len(args.files)} file(s) failed", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
+# ---------------------------------------------------------------------------------- resolution
+def cmd_resolution(args, pick_images, plane_of) -> int:
+    from .core.spectrum import ResolutionConfig, resolution
+    from .io.read import is_processed
+
+    if args.pixel_size is not None and not args.pixel_size > 0:
+        raise LowdoseError(f"--pixel-size must be a positive number of Å, got {args.pixel_size}")
+    if (args.gain is not None or args.offset is not None or args.model is not None) and not args.denoised:
+        raise LowdoseError("--model, --gain and --offset go with --denoised (the half-data FRC of the denoised result)")
+    config = ResolutionConfig(factor=args.factor)
+    images = pick_images(args.file, args.signal)
+    report_skipped(images)
+    results = []
+    for image in images:
+        px = args.pixel_size if args.pixel_size is not None else image.pixel_size
+        plane = plane_of(image, args.plane)
+        processed = is_processed(image.metadata)
+        if args.denoised:
+            if processed:
+                raise LowdoseError(
+                    f"{args.file.name} is already processed ({processed}); --denoised takes the raw input ({_input_hint(image)})"
+                )
+            results.append((image, _half_data(plane, px, args)))
+        else:
+            results.append((image, resolution(plane, pixel_size=px, config=config, processed=processed or None)))
+    if args.json:
+        objs = [{"file": str(args.file), "name": im.name, **rep.to_dict(curves=args.curves)} for im, rep in results]
+        print(json.dumps(objs[0] if len(objs) == 1 else objs, indent=2))
+    else:
+        for im, rep in results:
+            print(f"{args.file}: {im.name}")
+            for line in rep.summary().splitlines():
+                print(f"  {line}")
+    return 0
+
+
+def _input_hint(image) -> str:
+    prov = image.metadata.get("provenance") or {}
+    return f"its input was {prov['input']}" if prov.get("input") else "the file it was made from"
+
+
+class _HalfDataReport:
+    """The half-data FRC with the model's name, in the shape cmd_resolution prints."""
+
+    def __init__(self, result, model_name: str) -> None:
+        self.result, self.model_name = result, model_name
+
+    def to_dict(self, curves: bool = False) -> dict:
+        return {"denoised_with": self.model_name, "cutoff": None,
+                "note": "the spectral cutoff of a denoised image is not its resolution; this is the half-data FRC",
+                **self.result.to_dict(curves)}
+
+    def summary(self) -> str:
+        return f"denoised with {self.model_name}\n{self.result.summary()}\n({self.result.METHOD})"
+
+
+def _half_data(plane, px, args):
+    from .core.halfmap import half_data_frc
+    from .core.model import load_model
+    from .core.tiling import TiledDenoiser
+
+    model = load_model(args.model)
+    denoiser = TiledDenoiser(model, device=args.device)
+    result = half_data_frc(plane, lambda half: drive(denoiser.run(half)), pixel_size=px, gain=args.gain, offset=args.offset,
+                           seed=args.seed)
+    return _HalfDataReport(result, model.card.name)
+
+
+# ---------------------------------------------------------------------------------------- view
+def open_files(viewer, files) -> int:
+    """Open each file on its own: a file that fails is reported (one line) and the others still open.
+    Returns the number of files that failed."""
+    from .io import read_image
+
+    failed = 0
+    for path in files:
+        try:
+            images = read_image(path)
+        except LowdoseError as exc:
+            failed += 1
+            print(f"{PLUGIN}: error: {exc}", file=sys.stderr)
+            continue
+        report_skipped(images)
+        for image in images:
+            viewer.add_image(image.data, **image.layer_kwargs())
+    return failed
