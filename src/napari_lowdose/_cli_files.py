@@ -44,15 +44,31 @@ def _version() -> str:
 
 
 # ------------------------------------------------------------------------------------- denoise
-def cmd_denoise(args, bar_class) -> int:
-    from .core.image import check_denoisable
+def _model_for(args, image, cache: dict):
+    """(model, why) for one image: the named model, or with ``--model auto`` the bundled model for the
+    mode the file records (STEM: haadf, TEM: hrtem; the default when it records none)."""
+    from .core.choose import choose_model
     from .core.model import load_model
+
+    if args.model not in (None, "auto"):
+        name, why = args.model, None
+    else:
+        name, why = choose_model(image.metadata.get("mode"))
+    if name not in cache:
+        cache[name] = load_model(name)
+    return cache[name], why
+
+
+def cmd_denoise(args, bar_class) -> int:
+    from .core.choose import range_note
+    from .core.image import check_denoisable
     from .core.tiling import TiledDenoiser
     from .io import read_image, write_image
 
-    model = load_model(args.model)
-    denoiser = TiledDenoiser(model, tile=args.tile, overlap=args.overlap, device=args.device, flips=args.flips, refine=args.refine)
-    min_side = model.card.architecture.multiple
+    models: dict = {}
+    if args.model not in (None, "auto"):
+        _model_for(args, None, models)  # a bad model file fails before any file is read
+    min_side = 32
     # every file and signal is read and checked before the model runs on any of them
     jobs, failed = [], 0
     for path in args.files:
@@ -66,18 +82,28 @@ def cmd_denoise(args, bar_class) -> int:
         for image in images:
             label = f"{path.name} signal '{image.metadata['signal']}'" if len(images) > 1 and image.metadata.get("signal") else path.name
             try:
+                model, why = _model_for(args, image, models) if image.metadata.get("kind") != "4D-STEM" else (None, None)
+                min_side = model.card.architecture.multiple if model is not None else min_side
                 check_denoisable(image.data, label, min_side=min_side, kind=image.metadata.get("kind", ""))
             except LowdoseError as exc:
                 failed += 1
                 print(f"{PLUGIN}: error: {exc}", file=sys.stderr)
                 continue
-            jobs.append((path, images, image))
+            jobs.append((path, images, image, label, model, why))
     args.output.mkdir(parents=True, exist_ok=True)
-    flips = f", averaged over {denoiser.flips} flips" if denoiser.flips > 1 else ""
-    refine = ", Wiener refinement" if denoiser.refine == "wiener" else ""
-    print(f"{PLUGIN}: model '{model.name}' on {denoiser.device}, tile {denoiser.tile}, overlap {denoiser.overlap}{flips}{refine}", file=sys.stderr)
-    for path, images, image in jobs:
+    adapt_seconds = float(getattr(args, "adapt", 0.0) or 0.0)
+    for path, images, image, label, model, why in jobs:
         try:
+            denoiser = TiledDenoiser(model, tile=args.tile, overlap=args.overlap, device=args.device, flips=args.flips, refine=args.refine)
+            flips = f", averaged over {denoiser.flips} flips" if denoiser.flips > 1 else ""
+            refine = ", Wiener refinement" if denoiser.refine == "wiener" else ""
+            print(f"{PLUGIN}: {label}: model '{model.name}'" + (f": {why}," if why else "") +
+                  f" on {denoiser.device}, tile {denoiser.tile}, overlap {denoiser.overlap}{flips}{refine}", file=sys.stderr)
+            note = range_note(model.card, image.pixel_size)
+            if note:
+                print(f"{PLUGIN}: warning: {label}: {note}", file=sys.stderr)
+            if adapt_seconds > 0:
+                denoiser = _adapted(denoiser, model, image, label, adapt_seconds, args, bar_class)
             suffix = f"_{image.metadata['signal']}" if len(images) > 1 and image.metadata.get("signal") else ""
             out_path = args.output / f"{path.stem}{suffix}_denoised.tif"
             bar = bar_class(f"{path.name}{suffix}")
@@ -89,7 +115,7 @@ def cmd_denoise(args, bar_class) -> int:
             for note in denoiser.notes[seen:]:
                 print(f"{PLUGIN}: note: {note}", file=sys.stderr)
             z = image.scale[0] if image.data.ndim == 3 and image.units[0] == "angstrom" else None
-            write_image(out_path, result, pixel_size=image.pixel_size, z_size=z, provenance=provenance(model, path, image, denoiser))
+            write_image(out_path, result, pixel_size=image.pixel_size, z_size=z, provenance=provenance(denoiser.model, path, image, denoiser))
             print(f"{PLUGIN}: wrote {out_path}")
         except LowdoseError as exc:
             failed += 1
@@ -101,6 +127,30 @@ def cmd_denoise(args, bar_class) -> int:
         print(f"{PLUGIN}: {failed} file(s) or signal(s) of {len(args.files)} file(s) failed", file=sys.stderr)
         return EXIT_ERROR
     return 0
+
+
+def _adapted(denoiser, model, image, label, seconds, args, bar_class):
+    """The denoiser with the model adapted to this image (its first plane), self-supervised, when that
+    beats the starting weights on a held-out strip; ``denoiser`` unchanged otherwise."""
+    import numpy as np
+
+    from .core.adapt import iter_adapt
+    from .core.tiling import TiledDenoiser
+
+    plane = np.asarray(image.data if image.data.ndim == 2 else image.data.reshape(-1, *image.data.shape[-2:])[0], np.float32)
+    bar = bar_class(f"adapt {label}")
+    try:
+        adapted, report = drive(iter_adapt(plane, model, seconds=seconds, device=denoiser.device.type if hasattr(denoiser.device, "type") else "cpu"),
+                                lambda p: bar.update(int(p.fraction * 100), 100, p.message))
+    except LowdoseError as exc:  # e.g. too small to adapt on: denoise with the model as it is
+        print(f"{PLUGIN}: note: {label}: not adapted: {exc}", file=sys.stderr)
+        return denoiser
+    finally:
+        bar.close()
+    print(f"{PLUGIN}: note: {label}: {report.note()}", file=sys.stderr)
+    if adapted is model:
+        return denoiser
+    return TiledDenoiser(adapted, tile=args.tile, overlap=args.overlap, device=args.device, flips=args.flips, refine=args.refine)
 
 
 # ---------------------------------------------------------------------------------- resolution

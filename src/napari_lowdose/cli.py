@@ -432,7 +432,11 @@ def build_parser() -> argparse.ArgumentParser:
     dn.add_argument("files", nargs="+", type=Path, help="image files (TIFF, MRC, DM3/DM4, EMD, SER); every image signal of each is denoised")
     dn.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR",
                     help="folder for the results, <stem>[_<signal>]_denoised.tif, with the provenance (model, input, date) in their metadata")
-    dn.add_argument("--model", default=None, help="haadf (the default) or hrtem: a bundled model; or a file NAME.safetensors with NAME.json")
+    dn.add_argument("--model", default="auto", help="auto (the default: the bundled model for the mode the file records, STEM: haadf, TEM: hrtem; "
+                    "haadf when it records none), haadf or hrtem (bundled), or a file NAME.safetensors with NAME.json")
+    dn.add_argument("--adapt", type=float, default=0.0, metavar="SECONDS",
+                    help="first adapt the model to each image for this long (self-supervised, on the image itself); "
+                    "the adapted weights are used only if they beat the model on a held-out strip (default 0: off)")
     dn.add_argument("--tile", type=int, default=None, help="tile size in pixels (default: chosen for the device)")
     dn.add_argument("--overlap", type=int, default=None, help="overlap between tiles in pixels")
     dn.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")

@@ -91,10 +91,10 @@ def test_a_skipped_refinement_is_said_in_the_final_status(qtbot, setup, small_mo
 
 def test_result_fills_in_progressively_off_the_gui_thread(qtbot, setup, monkeypatch):
     from napari_lowdose.core import tiling
-    from napari_lowdose.widgets import denoise as denoise_widget
+    from napari_lowdose.widgets import _denoise_work
 
     viewer, widget, _ = setup
-    monkeypatch.setattr(denoise_widget, "SNAPSHOT_SECONDS", 0.0)
+    monkeypatch.setattr(_denoise_work, "SNAPSHOT_SECONDS", 0.0)
     threads, shown = [], []
     original_run = tiling.TiledDenoiser.run
 
@@ -115,10 +115,10 @@ def test_result_fills_in_progressively_off_the_gui_thread(qtbot, setup, monkeypa
 
 
 def test_cancel_stops_and_keeps_partial_result(qtbot, setup, monkeypatch):
-    from napari_lowdose.widgets import denoise as denoise_widget
+    from napari_lowdose.widgets import _denoise_work
 
     viewer, widget, _ = setup
-    monkeypatch.setattr(denoise_widget, "SNAPSHOT_SECONDS", 0.0)
+    monkeypatch.setattr(_denoise_work, "SNAPSHOT_SECONDS", 0.0)
     viewer.layers["noisy"].data = np.random.default_rng(1).random((600, 600)).astype(np.float32)
     widget.tile.setValue(32)
     widget.overlap.setValue(8)
@@ -211,3 +211,31 @@ def test_tiny_constant_and_4d_stem_layers_are_refused_before_any_work(qtbot, set
         widget.run()
         assert widget.worker is None and words in widget.status.text(), name
         assert f"{name} denoised" not in viewer.layers
+
+
+def test_model_chosen_from_metadata_and_range_warned(make_napari_viewer):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Denoise")
+    data = np.random.default_rng(0).poisson(5, (96, 96)).astype(np.uint16)
+    viewer.add_image(data, name="tem image", scale=(0.1, 0.1), units=("angstrom", "angstrom"), metadata={"mode": "tem"})
+    widget.layer_combo.setCurrentText("tem image")
+    assert widget.model.name == "hrtem" and "chosen from the file's metadata" in widget.choice_label.text()
+    assert "outside" in widget.choice_label.text()  # 0.1 Å/px lies outside the range the card states
+    viewer.add_image(data, name="stem image", scale=(1.0, 1.0), units=("angstrom", "angstrom"), metadata={"mode": "stem"})
+    widget.layer_combo.setCurrentText("stem image")
+    assert widget.model.name == "haadf" and "outside" not in widget.choice_label.text()
+    widget._user_picked_model(widget.model_combo.findData("hrtem"))  # the user's choice wins from now on
+    widget.layer_combo.setCurrentText("tem image")
+    widget.layer_combo.setCurrentText("stem image")
+    assert widget.model.name == "hrtem" and "your choice" in widget.choice_label.text()
+
+
+def test_adapt_then_denoise_reports_what_adaptation_did(qtbot, setup, small_model):
+    viewer, widget, data = setup
+    widget.adapt.setValue(2)
+    widget.run()
+    with qtbot.waitSignal(widget.worker.finished, timeout=120000):
+        pass
+    assert "noisy denoised" in viewer.layers
+    text = widget.status.text()
+    assert "adapt" in text and ("blind-spot score" in text or "not adapted" in text)

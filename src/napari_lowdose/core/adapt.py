@@ -37,14 +37,27 @@ class AdaptReport:
                 f"held-out strip ({self.best_score:.2f} dB): the model is used unchanged")
 
 
+#: px, side of the central region adapted on (enough patches; bounds the cost of scoring the held-out strip)
+MAX_REGION = 512
+
+
+def min_side(model: Model) -> int:
+    """Smallest image side that can be adapted on: a held-out strip of two network multiples plus a patch."""
+    return max(MIN_PAIR_SIDE, 2 * model.card.architecture.multiple + 32)
+
+
 def iter_adapt(image: np.ndarray, model: Model, seconds: float = 60.0, device: str = "cpu", seed: int = 0, lr: float = 5e-5, patch: int = 128):
     """Generator: yields :class:`~.finetune.FinetuneProgress`; returns ``(model, AdaptReport)`` where
-    ``model`` holds the adapted weights if they scored better on the held-out strip, else ``model``."""
+    ``model`` holds the adapted weights if they scored better on the held-out strip, else ``model``.
+    Images larger than :data:`MAX_REGION` are adapted on their central region."""
     image = np.asarray(image)
     if image.ndim != 2:
         raise LowdoseError(f"adapting needs one 2-D image, got shape {image.shape}")
-    if min(image.shape) < MIN_PAIR_SIDE:
-        raise LowdoseError(f"adapting needs an image of at least {MIN_PAIR_SIDE} x {MIN_PAIR_SIDE} px, got {image.shape[0]} x {image.shape[1]}")
+    need = min_side(model)
+    if min(image.shape) < need:
+        raise LowdoseError(f"adapting needs an image of at least {need} x {need} px, got {image.shape[0]} x {image.shape[1]}")
+    y0, x0 = max(0, (image.shape[0] - MAX_REGION) // 2), max(0, (image.shape[1] - MAX_REGION) // 2)
+    image = image[y0 : y0 + MAX_REGION, x0 : x0 + MAX_REGION]
     if not seconds > 0:
         raise LowdoseError(f"the adaptation time must be positive, got {seconds} s")
     patch = min(patch, (int(min(image.shape) * 0.8) // model.card.architecture.multiple) * model.card.architecture.multiple)

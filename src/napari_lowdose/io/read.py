@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .mode import acquisition_mode
 from ..core.errors import FileFormatError, InvalidImageError, LowdoseError
 from ..core.image import check_image, looks_like_rgb
 from ..core.units import ANGSTROM, normalise_unit, to_angstrom_factor
@@ -347,6 +348,9 @@ def _one_signal(sig: dict, title: str, label: str, path: Path, fmt: str, many: b
         "signal": title,
         "unit_in_file": str(ax_x.get("units")),
     }
+    mode = acquisition_mode(sig.get("original_metadata"))
+    if mode:
+        meta["mode"] = mode  # "stem" or "tem", as the instrument recorded it (io/mode.py)
     return ImageData(data, name, scale, units, labels, meta)
 
 

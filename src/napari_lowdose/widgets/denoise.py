@@ -8,7 +8,6 @@ updated only in main-thread slots, from snapshots the worker takes itself.
 from __future__ import annotations
 
 import datetime
-import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,54 +30,11 @@ from ..core.image import check_denoisable
 from ..core.model import BUNDLED_MODELS, DEFAULT_MODEL, Model, load_model
 from ..core.tiling import TiledDenoiser
 from ._layers import refresh_layer_combo, show_error, stop_when_destroyed
+from ._denoise_work import adapt_then_denoise, card_text as _card_text, denoise_with_snapshots as _denoise_with_snapshots
 from ._registry import register_denoise_widget
 
 if TYPE_CHECKING:
     import napari
-
-SNAPSHOT_SECONDS = 0.5  #: how often the worker hands a partial result to the display
-
-
-def _denoise_with_snapshots(denoiser: TiledDenoiser, data: np.ndarray, name: str):
-    """Worker body: the denoiser's progress, plus a partial result every SNAPSHOT_SECONDS (taken on the
-    worker thread, so it never races the computation)."""
-    last = time.monotonic()
-    gen = denoiser.run(data, name=name)
-    try:
-        while True:
-            step = next(gen)
-            now = time.monotonic()
-            snapshot = None
-            if now - last >= SNAPSHOT_SECONDS:
-                snapshot, last = denoiser.partial(), now
-            yield step, snapshot
-    except StopIteration as stop:
-        return stop.value
-
-
-def _card_text(model: Model) -> str:
-    card = model.card
-    arch = card.architecture
-    lines = [f"<b>{card.name}</b>", f"U-Net depth {arch.depth}, {arch.base_channels} channels"]
-    if card.trained_on.get("data"):
-        data = str(card.trained_on["data"])
-        if "core.simulate" in data:  # a module path does not wrap: say it in words
-            data = "the project's simulator (core.simulate)"
-        lines.append(f"trained on: {data}")
-    held = card.metrics.get("held_out", {}).get("in_distribution")
-    if held:
-        gain = sum(r["model_psnr"] - r["noisy_psnr"] for r in held) / len(held)
-        vs = sum(r["model_psnr"] - r["gaussian_psnr"] for r in held) / len(held)
-        lines.append(f"held-out: {gain:+.1f} dB over noisy, {vs:+.1f} dB over the best Gaussian (mean of {len(held)} settings)")
-    if card.refine != "none":
-        lines.append(f"refine (model's choice): {card.refine}")
-    finetune = card.training.get("finetune")
-    if finetune:
-        lines.append(f"fine-tuned: {finetune.get('steps')} steps, validation {finetune.get('best_validation_psnr_db')} dB")
-    elif card.training.get("steps"):
-        lines.append(f"{card.training['steps']} steps, {card.training.get('wall_time_s', '?')} s")
-    return "<br>".join(lines)
-
 
 class DenoiseWidget(QWidget):
     def __init__(self, napari_viewer: "napari.viewer.Viewer") -> None:
@@ -91,6 +47,7 @@ class DenoiseWidget(QWidget):
         self._bar = None
         self._denoiser = None  # the running one: its notes (e.g. a skipped refinement) go into the final status
         self._linked: list = []
+        self._notes: list[str] = []  # what the worker reports besides the denoiser's own notes (adaptation)
 
         self.layer_combo = QComboBox()
         self.model_combo = QComboBox()
@@ -126,6 +83,16 @@ class DenoiseWidget(QWidget):
             "spectrum's corners. Only for white noise (HRTEM cameras); it puts STEM scan artifacts back. "
             "'model's choice': what the model card says (the bundled hrtem model: Wiener; haadf: none)"
         )
+        self.adapt = QSpinBox()
+        self.adapt.setRange(0, 600)
+        self.adapt.setSingleStep(15)
+        self.adapt.setSuffix(" s")
+        self.adapt.setSpecialValueText("off")
+        self.adapt.setToolTip("Adapt the model to this image first (self-supervised, on the image itself, for this long); "
+                              "the adapted weights are used only if they beat the model on a held-out strip")
+        self.choice_label = QLabel()
+        self.choice_label.setWordWrap(True)
+        self._user_model = False  # True once the user picks a model: the file's metadata no longer chooses
         self.run_button = QPushButton("Run")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -139,12 +106,14 @@ class DenoiseWidget(QWidget):
         model_row.addWidget(self.model_combo, 1)
         model_row.addWidget(self.load_button)
         form.addRow("model", model_row)
+        form.addRow("", self.choice_label)
         form.addRow("", self.model_label)
         form.addRow("tile", self.tile)
         form.addRow("overlap", self.overlap)
         form.addRow("device", self.device)
         form.addRow("average flips", self.flips)
         form.addRow("refine", self.refine)
+        form.addRow("adapt to image", self.adapt)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         buttons = QHBoxLayout()
@@ -158,7 +127,8 @@ class DenoiseWidget(QWidget):
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.cancel)
         self.load_button.clicked.connect(self._choose_model_file)
-        self.model_combo.activated.connect(lambda index: self.set_model(self.model_combo.itemData(index)))
+        self.model_combo.activated.connect(self._user_picked_model)
+        self.layer_combo.currentIndexChanged.connect(lambda _=None: self._choose_for_layer())
         self.side_by_side.toggled.connect(self._side_by_side)
         self.viewer.layers.events.inserted.connect(self._refresh_layers)
         self.viewer.layers.events.removed.connect(self._refresh_layers)
@@ -166,6 +136,7 @@ class DenoiseWidget(QWidget):
         stop_when_destroyed(self)
         self._refresh_layers()
         self.set_model(None)
+        self._choose_for_layer()
         register_denoise_widget(self.viewer, self)  # the Fine-tune panel hands its result here
 
     # ------------------------------------------------------------------- model
@@ -186,20 +157,58 @@ class DenoiseWidget(QWidget):
             index = self.model_combo.count() - 1
         self.model_combo.setCurrentIndex(index)
         self.model, self._model_index = loaded, index
+        if model is not None and not (isinstance(model, str) and model in BUNDLED_MODELS):
+            self._user_model = True  # a file or a fine-tuned model: chosen, not to be replaced by the metadata's choice
+            self.choice_label.setText("your choice")
         self.model_label.setText(_card_text(loaded))
         self.model_label.setToolTip(loaded.card.to_json())
         return True
 
+    def _user_picked_model(self, index: int) -> None:
+        if self.set_model(self.model_combo.itemData(index)):
+            self._user_model = True
+            self._say_choice("your choice")
+
+    def _choose_for_layer(self) -> None:
+        """The bundled model for the mode the input's file records (STEM or TEM), unless the user chose one;
+        said in the panel, with a warning when the image lies outside the model's trained range."""
+        from ..core.choose import choose_model
+
+        layer = self.source_layer()
+        if layer is None:
+            return
+        if not self._user_model:
+            name, why = choose_model(layer.metadata.get("mode"))
+            if self.model is None or self.model_combo.currentData() != name:
+                self.set_model(name)
+            self._say_choice(why)
+        else:
+            self._say_choice("your choice")
+
+    def _say_choice(self, why: str) -> None:
+        from ..core.choose import range_note
+
+        text = why
+        layer = self.source_layer()
+        if layer is not None and self.model is not None and tuple(layer.units[-1:]) == ("angstrom",):
+            note = range_note(self.model.card, float(layer.scale[-1]))
+            if note:
+                text += f"<br><span style='color:#e0a030'>{note[0].upper() + note[1:]}.</span>"
+        self.choice_label.setText(text)
+
     def _choose_model_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load model", "", "Model (*.safetensors *.json);;All files (*)")
-        if path:
-            self.set_model(path)
+        if path and self.set_model(path):
+            self._user_model = True
+            self._say_choice("your choice")
 
     # ------------------------------------------------------------------ layers
     def _refresh_layers(self, event=None) -> None:
         refresh_layer_combo(self.layer_combo, self.viewer, exclude=(self.output_layer,))
         if self.output_layer is not None and self.output_layer not in self.viewer.layers:
             self.output_layer = None
+        if hasattr(self, "choice_label") and self.worker is None:
+            self._choose_for_layer()  # the combo may change without a signal while it is refilled
 
     def source_layer(self):
         name = self.layer_combo.currentText()
@@ -269,9 +278,13 @@ class DenoiseWidget(QWidget):
             },
         }
         self._bar = progress(total=0, desc=f"Denoise {layer.name}")
-        self.worker = create_worker(
-            _denoise_with_snapshots, denoiser, data, layer.name, _start_thread=False, _connect={"errored": self._on_error}
-        )
+        self._notes = []
+        if self.adapt.value() > 0:
+            kwargs = dict(tile=denoiser.tile, overlap=denoiser.overlap, device=denoiser.device, flips=denoiser.flips, refine=denoiser.refine)
+            body = (adapt_then_denoise, self.model, data, layer.name, float(self.adapt.value()), kwargs, self._notes)
+        else:
+            body = (_denoise_with_snapshots, denoiser, data, layer.name)
+        self.worker = create_worker(*body, _start_thread=False, _connect={"errored": self._on_error})
         self.worker.yielded.connect(self._on_progress)
         self.worker.returned.connect(self._on_done)
         self.worker.aborted.connect(self._on_aborted)
@@ -303,7 +316,7 @@ class DenoiseWidget(QWidget):
 
     def _on_done(self, result: np.ndarray) -> None:
         self._show(result)
-        notes = "".join(f"<br>{n}" for n in self._denoiser.notes)  # e.g. a skipped refinement
+        notes = "".join(f"<br>{n}" for n in (self._notes or self._denoiser.notes))  # e.g. a skipped refinement, adaptation
         self.status.setText(f"done: {self._meta['name']}{notes}")
 
     def _on_error(self, exc: Exception) -> None:

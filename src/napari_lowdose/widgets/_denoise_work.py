@@ -1,0 +1,100 @@
+"""The Denoise panel's worker bodies and card text (no Qt here: the widget runs these on a napari worker).
+
+Every yield is ``(step, snapshot)``: a progress record (``done``, ``total``, ``message``) and, every
+:data:`SNAPSHOT_SECONDS`, a partial result taken on the worker thread itself, so it never races the
+computation; each yield is a cancel point.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.model import Model
+from ..core.tiling import TiledDenoiser
+
+SNAPSHOT_SECONDS = 0.5  #: how often the worker hands a partial result to the display
+
+
+def denoise_with_snapshots(denoiser: TiledDenoiser, data: np.ndarray, name: str):
+    """Worker body: the denoiser's progress, plus a partial result every SNAPSHOT_SECONDS (taken on the
+    worker thread, so it never races the computation)."""
+    last = time.monotonic()
+    gen = denoiser.run(data, name=name)
+    try:
+        while True:
+            step = next(gen)
+            now = time.monotonic()
+            snapshot = None
+            if now - last >= SNAPSHOT_SECONDS:
+                snapshot, last = denoiser.partial(), now
+            yield step, snapshot
+    except StopIteration as stop:
+        return stop.value
+
+
+def card_text(model: Model) -> str:
+    card = model.card
+    arch = card.architecture
+    lines = [f"<b>{card.name}</b>", f"U-Net depth {arch.depth}, {arch.base_channels} channels"]
+    if card.trained_on.get("data"):
+        data = str(card.trained_on["data"])
+        if "core.simulate" in data:  # a module path does not wrap: say it in words
+            data = "the project's simulator (core.simulate)"
+        lines.append(f"trained on: {data}")
+    from ..core.choose import model_range
+
+    trained = model_range(card)
+    if trained is not None:
+        lines.append(f"trained range: {trained.describe()}")
+    held = card.metrics.get("held_out", {}).get("in_distribution")
+    if held:
+        gain = sum(r["model_psnr"] - r["noisy_psnr"] for r in held) / len(held)
+        vs = sum(r["model_psnr"] - r["gaussian_psnr"] for r in held) / len(held)
+        lines.append(f"held-out: {gain:+.1f} dB over noisy, {vs:+.1f} dB over the best Gaussian (mean of {len(held)} settings)")
+    if card.refine != "none":
+        lines.append(f"refine (model's choice): {card.refine}")
+    finetune = card.training.get("finetune")
+    if finetune:
+        lines.append(f"fine-tuned: {finetune.get('steps')} steps, validation {finetune.get('best_validation_psnr_db')} dB")
+    elif card.training.get("steps"):
+        lines.append(f"{card.training['steps']} steps, {card.training.get('wall_time_s', '?')} s")
+    return "<br>".join(lines)
+
+
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A progress record of the adaptation stage, shaped like the denoiser's."""
+
+    done: int
+    total: int
+    message: str = ""
+
+
+def adapt_then_denoise(model: Model, data: np.ndarray, name: str, seconds: float, denoiser_kwargs: dict, notes: list):
+    """Worker body: adapt ``model`` to the image (its first plane) for ``seconds``, self-supervised, then
+    denoise with the adapted weights when they beat the model on a held-out strip (else with ``model``).
+    What adaptation did is appended to ``notes``."""
+    from ..core.adapt import iter_adapt
+    from ..core.errors import LowdoseError
+
+    plane = np.asarray(data if data.ndim == 2 else np.asarray(data).reshape(-1, *data.shape[-2:])[0], np.float32)
+    gen = iter_adapt(plane, model, seconds=seconds)
+    try:
+        while True:
+            p = next(gen)
+            yield Tick(int(100 * p.fraction), 100, f"adapting to the image: {p.message}"), None
+    except StopIteration as stop:
+        adapted, report = stop.value
+        notes.append(report.note())
+    except LowdoseError as exc:
+        adapted = model
+        notes.append(f"not adapted: {exc}")
+    denoiser = TiledDenoiser(adapted, **denoiser_kwargs)
+    result = yield from denoise_with_snapshots(denoiser, data, name)
+    notes.extend(denoiser.notes)
+    return result
