@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="denoise on a Dask LocalCluster started for this run with N single-threaded worker processes")
     group.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="denoise on a running Dask cluster instead (e.g. tcp://head-node:8786); the workers need napari-lowdose installed and the files on a shared filesystem")
+    group.add_argument("--retries", type=int, default=2, metavar="N",
+                       help="with --workers: times a file whose worker died (killed, out of memory) is tried again on another before it is reported (default 2)")
     group.add_argument("--memory-limit", default="auto", metavar="BYTES",
                        help="with --workers: memory per worker process before Dask restarts it (e.g. 4GB; default: the machine's memory shared out)")
 
@@ -30,6 +32,14 @@ def dashboard_note(link: str) -> str:
     return link
 
 
+def _short(path: str) -> str:
+    """A path relative to the current folder when it lies below it (as the serial run prints them)."""
+    import os
+
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
 def run_denoise(args: argparse.Namespace) -> int:
     from .cli import EXIT_ERROR, _Bar
     from .core.errors import LowdoseError
@@ -37,6 +47,8 @@ def run_denoise(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.scheduler:
         raise LowdoseError("give --workers (a cluster started for this run) or --scheduler (a running one), not both")
+    if args.retries < 0:
+        raise LowdoseError(f"--retries must be 0 or more, got {args.retries}")
     if args.workers is not None and args.workers < 1:
         raise LowdoseError(f"--workers must be at least 1, got {args.workers}")
     options = DenoiseOptions(tile=args.tile, overlap=args.overlap, device=args.device, flips=args.flips, refine=args.refine,
@@ -49,7 +61,7 @@ def run_denoise(args: argparse.Namespace) -> int:
         bar.update(0, len(args.files))
 
     gen = iter_denoise_files(args.files, args.output, model=args.model, workers=args.workers, scheduler=args.scheduler, options=options,
-                             memory_limit=args.memory_limit, on_start=started)
+                             memory_limit=args.memory_limit, retries=args.retries, on_start=started)
     records = []
     try:
         while True:
@@ -61,7 +73,7 @@ def run_denoise(args: argparse.Namespace) -> int:
             rec = step.record
             # one line per file above the bar: what was written (stdout), or what went wrong (stderr)
             print("\r" + " " * 100 + "\r", end="", file=sys.stderr, flush=True)
-            print(f"{PLUGIN}: {'wrote ' + ', '.join(rec.outputs) if rec.ok else 'error: ' + rec.error}", file=sys.stdout if rec.ok else sys.stderr, flush=True)
+            print(f"{PLUGIN}: {'wrote ' + ', '.join(_short(p) for p in rec.outputs) if rec.ok else 'error: ' + rec.error}", file=sys.stdout if rec.ok else sys.stderr, flush=True)
             bar.last = ""
             bar.update(step.done, step.total, f"{len(step.failed)} failed" if step.failed else "")
     finally:

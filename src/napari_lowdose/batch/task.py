@@ -75,6 +75,7 @@ def denoise_path(path: str | os.PathLike, outdir: str | os.PathLike | None, deno
     record = FileRecord(str(path), ok=False, worker=worker, pid=os.getpid())
     try:
         images = read_image(path)
+        out.mkdir(parents=True, exist_ok=True)
         results = []
         for image in images:  # every image is denoised before anything is written
             signal = image.metadata.get("signal") if len(images) > 1 else None
