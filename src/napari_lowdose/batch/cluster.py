@@ -196,7 +196,8 @@ def iter_denoise_files(
 
 def denoise_files(paths, outdir=None, model=None, client=None, workers: int | None = None, scheduler: str | None = None,
                   options: DenoiseOptions | None = None, memory_limit="auto", retries: int = DEFAULT_RETRIES,
-                  on_progress: Callable[[BatchProgress], None] | None = None, **denoise_options) -> list[FileRecord]:
+                  on_progress: Callable[[BatchProgress], None] | None = None, on_start: Callable[[str], None] | None = None,
+                  **denoise_options) -> list[FileRecord]:
     """Denoise ``paths`` on a Dask cluster, one task per file, writing ``outdir/<stem>_denoised.tif``
     (``outdir`` None: beside each input). Returns one :class:`FileRecord` per path, in order; a file
     that failed has ``ok=False`` and its ``error``, and the others are done all the same.
@@ -205,7 +206,9 @@ def denoise_files(paths, outdir=None, model=None, client=None, workers: int | No
     neither: a LocalCluster with ``workers`` single-threaded processes (default: one per CPU core) is
     started and closed for this call. ``model``: None (the bundled HAADF model), ``"haadf"``/``"hrtem"``,
     a file, or a :class:`~napari_lowdose.core.model.Model`. Keyword options (``tile``, ``overlap``,
-    ``device``, ``flips``, ``refine``, ``threads``) are those of :class:`DenoiseOptions`.
+    ``device``, ``flips``, ``refine``, ``threads``) are those of :class:`DenoiseOptions`. ``on_progress``
+    gets a :class:`BatchProgress` as each file finishes; ``on_start`` the dashboard address once the
+    cluster is up.
     """
     from ..core.progress import drive
 
@@ -213,5 +216,5 @@ def denoise_files(paths, outdir=None, model=None, client=None, workers: int | No
         options = DenoiseOptions(**denoise_options)
     elif denoise_options:
         raise LowdoseError("give denoising options either as options=DenoiseOptions(...) or as keywords, not both")
-    gen = iter_denoise_files(paths, outdir, model, client, workers, scheduler, options, memory_limit, retries)
+    gen = iter_denoise_files(paths, outdir, model, client, workers, scheduler, options, memory_limit, retries, on_start)
     return drive(gen, on_progress)
