@@ -44,6 +44,7 @@ def run_denoise(args: argparse.Namespace) -> int:
     from .cli import EXIT_ERROR, _Bar
     from .core.errors import LowdoseError
     from .batch.cluster import DenoiseOptions, iter_denoise_files
+    from .core.model import load_model
 
     if args.workers is not None and args.scheduler:
         raise LowdoseError("give --workers (a cluster started for this run) or --scheduler (a running one), not both")
@@ -54,13 +55,15 @@ def run_denoise(args: argparse.Namespace) -> int:
     options = DenoiseOptions(tile=args.tile, overlap=args.overlap, device=args.device, flips=args.flips, refine=args.refine,
                              threads=1 if args.workers else None)
     where = f"a local Dask cluster of {args.workers} worker process(es), one thread each" if args.workers else f"the Dask cluster at {args.scheduler}"
+    model = load_model(args.model)  # a bad model file: one line, before a cluster starts
     bar = _Bar("denoise")
 
     def started(link: str) -> None:
-        print(f"{PLUGIN}: {len(args.files)} file(s) on {where}; dashboard: {dashboard_note(link) if link else 'none'}", file=sys.stderr)
+        print(f"{PLUGIN}: {len(args.files)} file(s) with model '{model.name}' on {where}; dashboard: {dashboard_note(link) if link else 'none'}",
+              file=sys.stderr)
         bar.update(0, len(args.files))
 
-    gen = iter_denoise_files(args.files, args.output, model=args.model, workers=args.workers, scheduler=args.scheduler, options=options,
+    gen = iter_denoise_files(args.files, args.output, model=model, workers=args.workers, scheduler=args.scheduler, options=options,
                              memory_limit=args.memory_limit, retries=args.retries, on_start=started)
     records = []
     try:

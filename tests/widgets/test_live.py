@@ -18,6 +18,7 @@ def live(make_napari_viewer, tmp_path, qtbot):
     model = Model.new(UNetConfig(depth=2, base_channels=8), name="tiny live model")
     viewer = make_napari_viewer()
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Live")
+    _, widget.resolution_panel = viewer.window.add_plugin_dock_widget(PLUGIN, "Resolution")
     acq = tmp_path / "acq"
     acq.mkdir()
     write_image(acq / "old.tif", np.ones((40, 40), np.uint16), pixel_size=2.0)  # there before Start: left alone
@@ -61,6 +62,8 @@ def test_each_new_file_is_shown_and_denoised_newest_selected_last_n_kept(qtbot, 
     qtbot.waitUntil(lambda: "c denoised" in viewer.layers and "d.tif" in widget.log.text(), timeout=30000)
     assert [layer.name for layer in viewer.layers] == ["b", "b denoised", "c", "c denoised"]  # keep last 2
     assert viewer.layers.selection.active is viewer.layers["c denoised"]
+    resolution = widget.resolution_panel  # follows the selection: it measures the newest denoised image
+    qtbot.waitUntil(lambda: [name for name, _ in resolution.reports] == ["c denoised"], timeout=10000)
     assert widget.log.text().count("d.tif") == 1
 
 
