@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Generator
 
@@ -144,7 +144,13 @@ def iter_denoise_files(
         Path(outdir).mkdir(parents=True, exist_ok=True)
     options = options or DenoiseOptions()
     model = model if isinstance(model, Model) else load_model(model)  # a bad model: one sentence, before any cluster starts
-    options.denoiser(model)  # bad options (tile, flips, device): the same, here rather than on every worker
+    # bad options (tile, overlap, flips, refine): one sentence here rather than on every worker; on the CPU,
+    # so the model sent to the workers stays on the CPU (each worker moves it to its own device)
+    replace(options, device="cpu").denoiser(model)
+    if client is None and scheduler is None:  # the workers will be on this machine: its devices are theirs
+        from ..core.tiling import pick_device
+
+        pick_device(options.device)
 
     from distributed import Client, as_completed
 

@@ -197,15 +197,16 @@ class FolderWatcher:
         self.save()
         return True
 
-    def mark_failed(self, path: Path, error: str) -> bool:
+    def mark_failed(self, path: Path, error: str, retry: bool = True) -> bool:
         """Record a failed read or denoise. False: it will be tried once more after ``settle`` seconds
-        (it may still be being written); True: it failed for good, report it (once)."""
+        (it may still be being written); True: it failed for good, report it (once). ``retry=False``:
+        a failure that another read would not change (the image read cleanly, denoising refused it)."""
         seen = self._seen.get(path.name)
         sig = self._signature(path) or (0, 0)
         if seen is not None and seen.signature != sig:  # it changed while being read: still being written
             self._seen[path.name] = _Seen(sig, self.clock())
             return False
-        if seen is not None:
+        if seen is not None and retry:
             seen.tries += 1
             if seen.tries < READ_TRIES:
                 seen.retry_at = self.clock() + self.settle

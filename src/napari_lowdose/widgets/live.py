@@ -55,8 +55,8 @@ def _live_job(watcher, denoiser, save_dir: Path | None):
                 if watcher.mark_failed(path, str(exc)):
                     yield ("failed", path, str(exc))
                 continue
-            outputs = []
-            for k, image in enumerate(images):
+            outputs, error = [], None
+            for image in images:
                 yield ("raw", path, image)
                 gen = denoiser.run(image.data, name=path.name)
                 try:
@@ -65,7 +65,7 @@ def _live_job(watcher, denoiser, save_dir: Path | None):
                 except StopIteration as stop:
                     result = stop.value
                 except LowdoseError as exc:  # e.g. NaN pixels: this file only
-                    yield ("failed", path, str(exc))
+                    error = str(exc)
                     break
                 if save_dir is not None:
                     from ..batch.task import output_name
@@ -76,7 +76,10 @@ def _live_job(watcher, denoiser, save_dir: Path | None):
                     write_image(target, result, pixel_size=image.pixel_size, z_size=z)
                     outputs.append(str(target))
                 yield ("denoised", path, result, image)
-            watcher.mark_done(path, outputs)
+            if error is None:
+                watcher.mark_done(path, outputs)
+            elif watcher.mark_failed(path, error, retry=False):
+                yield ("failed", path, error)
         yield ("idle", watcher.pending())
         end = time.monotonic() + POLL_SECONDS
         while time.monotonic() < end:
