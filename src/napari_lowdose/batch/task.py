@@ -63,17 +63,35 @@ def check_unique_stems(paths: list[Path]) -> None:
         seen[p.stem] = p
 
 
-def denoise_path(path: str | os.PathLike, outdir: str | os.PathLike | None, denoiser, worker: str = "local", on_step=None) -> FileRecord:
+def denoise_path(path: str | os.PathLike, outdir: str | os.PathLike | None, denoiser, worker: str = "local", on_step=None,
+                 lazy_bytes: int | None = None) -> FileRecord:
     """Read ``path``, denoise every image in it with ``denoiser``, write ``outdir/<stem>_denoised.tif``
     (atomically; ``outdir`` None: beside the input). A bad file (unreadable, an RGB image, NaN pixels,
-    a device failure) gives ``ok=False`` and one sentence in ``error``; nothing is written for it."""
+    a device failure) gives ``ok=False`` and one sentence in ``error``; nothing is written for it.
+    A 3-D TIFF or MRC stack larger than ``lazy_bytes`` (default :data:`~.stack.LAZY_BYTES`) is read and
+    written plane by plane (:mod:`.stack`), with the same result."""
     from ..io import read_image, write_image
+    from .stack import LAZY_BYTES, denoise_stack, open_planes
 
     path = Path(path)
     out = Path(outdir) if outdir is not None else path.parent
     start = time.perf_counter()
     record = FileRecord(str(path), ok=False, worker=worker, pid=os.getpid())
+    lazy_bytes = LAZY_BYTES if lazy_bytes is None else lazy_bytes
     try:
+        source = open_planes(path) if path.is_file() and path.stat().st_size > lazy_bytes else None
+        if source is not None:
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+                seen = len(denoiser.notes)
+                denoise_stack(path, source, out / output_name(path), denoiser, on_step)
+                record.notes.extend(denoiser.notes[seen:])
+            finally:
+                source.close()
+            record.outputs.append(str(out / output_name(path)))
+            record.ok = True
+            record.seconds = time.perf_counter() - start
+            return record
         images = read_image(path)
         out.mkdir(parents=True, exist_ok=True)
         results = []
