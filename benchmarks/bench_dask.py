@@ -78,7 +78,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        paths = make_files(tmp / "in", args.files, args.size) if (tmp / "in").mkdir() is None else []
+        (tmp / "in").mkdir()
+        paths = make_files(tmp / "in", args.files, args.size)
         t_serial, rec_serial = serial(paths, tmp / "serial", args.model, args.tile)
         t_dask, t_up, rec_dask = on_dask(paths, tmp / "dask", args.model, args.tile, args.workers)
         assert all(r.ok for r in rec_serial + rec_dask), [r.error for r in rec_serial + rec_dask if not r.ok]
