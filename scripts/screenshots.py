@@ -1,6 +1,7 @@
 """Screenshots of napari with each dock widget on the sample data, for docs/images/.
 
     python scripts/screenshots.py            # starts Xvfb itself on a machine without a screen
+    python scripts/screenshots.py live       # only the Live panel's (docs/images/live.png)
 """
 
 from __future__ import annotations
@@ -28,12 +29,55 @@ def shoot(viewer, name: str) -> None:
     print(f"wrote {OUT / name}")
 
 
+def live_panel() -> None:
+    """The Live panel watching a folder into which three 512² "acquisitions" (crops of the low-dose
+    sample) arrive one after another; it keeps the last two, the Resolution panel follows the newest."""
+    import tempfile
+
+    import napari
+
+    from napari_lowdose._sample_data import sample_paths
+    from napari_lowdose._viewer import camera, scale_bar
+    from napari_lowdose.io import read_image, write_image
+
+    image = read_image(sample_paths()[0])[0]
+    with tempfile.TemporaryDirectory() as root:
+        tmp = Path(root) / "acquisition"
+        tmp.mkdir()
+        viewer = napari.Viewer(show=True)
+        _, live = viewer.window.add_plugin_dock_widget("napari-lowdose", "Live")
+        viewer.window.add_plugin_dock_widget("napari-lowdose", "Resolution")
+        live.folder.setText(str(tmp))
+        live.keep.setValue(2)
+        live.settle.setValue(0.5)
+        live.start()
+        for i, (y, x) in enumerate([(0, 0), (256, 384), (512, 512)]):
+            write_image(tmp / f"frame_{i + 1:03d}.tif", image.data[y : y + 512, x : x + 512], pixel_size=image.pixel_size)
+            while f"frame_{i + 1:03d} denoised" not in viewer.layers:
+                pump(0.5)
+        pump(3.0)  # the Resolution readout of the newest
+        viewer.reset_view()
+        camera(viewer).zoom *= 2.0
+        scale_bar(viewer).visible = True
+        shoot(viewer, "live.png")
+        live.stop()
+        while live.worker is not None:
+            pump(0.2)
+        viewer.close()
+
+
 def main() -> None:
+    import sys
+
     from napari_lowdose._display import has_display, virtual_display
     from napari_lowdose._viewer import camera, grid, scale_bar
 
     with contextlib.nullcontext() if has_display() else virtual_display():
         import napari
+
+        if sys.argv[1:] == ["live"]:
+            live_panel()
+            return
 
         # FFT mask on the low-dose image, with the notch
         viewer = napari.Viewer(show=True)
@@ -94,6 +138,8 @@ def main() -> None:
         scale_bar(viewer).visible = True
         shoot(viewer, "finetune.png")
         viewer.close()
+
+        live_panel()
 
 
 if __name__ == "__main__":

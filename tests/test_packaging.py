@@ -31,6 +31,8 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_contains_manifest_and_sample_data(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "napari_lowdose/napari.yaml" in names
+    for module in ("batch/__init__.py", "batch/cluster.py", "batch/stack.py", "batch/task.py", "batch/watch.py", "cli_batch.py", "cli_watch.py", "widgets/live.py"):
+        assert f"napari_lowdose/{module}" in names
     for name in ("gold_islands_1us.tif", "gold_islands_4us.tif", "sample.json"):
         assert f"napari_lowdose/sample_data/{name}" in names
     weights = 0

@@ -9,6 +9,9 @@ Public API (imported lazily, so loading the plugin manifest stays fast):
 - ``load_model(path=None)``: a safetensors model + JSON card (None: the bundled HAADF-STEM model;
   ``"haadf"`` / ``"hrtem"``: a bundled model by name)
 - ``read_image(path)`` / ``write_image(path, data, pixel_size)``: files with their pixel size (Å)
+- ``denoise_files(paths, outdir=None, model=None, client=None, workers=None, scheduler=None, ...)`` ->
+  one :class:`~napari_lowdose.batch.task.FileRecord` per file: a batch on a Dask cluster (one task per
+  file; a LocalCluster of ``workers`` processes unless a ``client`` or ``scheduler`` address is given)
 """
 
 __version__ = "0.1.0"
@@ -23,6 +26,7 @@ _LAZY = {
     "save_model": "napari_lowdose.core.model",
     "read_image": "napari_lowdose.io",
     "write_image": "napari_lowdose.io",
+    "denoise_files": "napari_lowdose.batch.cluster",
 }
 
 __all__ = ["__version__", *_LAZY]

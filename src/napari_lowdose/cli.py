@@ -201,6 +201,10 @@ class _Bar:
 def cmd_denoise(args: argparse.Namespace) -> int:
     from ._cli_files import cmd_denoise as run
 
+    if args.workers or args.scheduler:  # a batch on Dask: cli_batch.py
+        from .cli_batch import run_denoise
+
+        return run_denoise(args)
     return run(args, _Bar)
 
 
@@ -446,6 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="post-processing: auto (the model card's choice; the bundled hrtem model: wiener), none, or wiener "
                          "(puts back detail the network smoothed away; white noise only, e.g. HRTEM; not for STEM)")
     dn.set_defaults(func=cmd_denoise)
+    from . import cli_batch
+    cli_batch.add_arguments(dn)
 
     tr = sub.add_parser("train", help="train a model on simulated data; writes NAME.safetensors, NAME.json and NAME.log")
     tr.add_argument("-o", "--output", type=Path, required=True, metavar="NAME", help="output path without extension")
@@ -478,6 +484,8 @@ def build_parser() -> argparse.ArgumentParser:
     from . import cli_simulate
 
     cli_simulate.add_parser(sub)
+    from . import cli_watch
+    cli_watch.add_parser(sub)
 
     ft = sub.add_parser("finetune", help="fine-tune a model on your own (noisy, reference) pairs; Ctrl-C keeps the best weights")
     ft.add_argument("--noisy", type=Path, action="append", required=True, help="noisy (short-dwell) image; repeat for several pairs")
