@@ -24,7 +24,7 @@ import numpy as np
 
 from napari_lowdose.core.evaluate import GAUSSIAN_SIGMAS, best_gaussian, score
 
-SIGMA_FACTORS = tuple(float(f) for f in np.round(np.geomspace(0.25, 8.0, 11), 4))  #: x noise-std estimate
+SIGMA_FACTORS = tuple(float(f) for f in np.round(np.geomspace(0.25, 16.0, 13), 4))  #: x noise-std estimate
 
 __all__ = ["bm3d_oracle", "gaussian_oracle", "noise_std", "anscombe", "inverse_anscombe", "SIGMA_FACTORS"]
 
