@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument("--figure", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--data", type=Path, default=None, help="folder of the validation truths (default: benchmarks/abtem/data)")
+    parser.add_argument("--only", nargs="+", default=None, metavar="PREFIX", help="only scenes whose names start so")
     args = parser.parse_args()
 
     import torch
@@ -71,7 +73,9 @@ def main() -> None:
         key, _, path = spec.partition("=")
         models[key] = path
     loaded = {k: load_model(v) for k, v in models.items()}
-    images = list(iter_validation())
+    images = list(iter_validation(args.data) if args.data else iter_validation())
+    if args.only:
+        images = [v for v in images if any(v.name.startswith(p) for p in args.only)]
     doses = {m: sorted({v.dose for v in images if v.modality == m}) for m in ("haadf", "hrtem")}
     outputs: dict[tuple[str, float], dict[str, np.ndarray]] = defaultdict(dict)
     timing: dict[str, float] = defaultdict(float)
