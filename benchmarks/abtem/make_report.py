@@ -1,4 +1,4 @@
-"""Montage PNG and markdown table of the abTEM reference images (numpy + matplotlib).
+"""Montage PNG (HAADF shown as sqrt) and markdown table of the abTEM reference images (numpy + matplotlib).
 
     PYTHONPATH=src /work/main/.venv/bin/python benchmarks/abtem/make_report.py
 writes benchmarks/abtem/data/montage.png and prints the README table.
@@ -68,9 +68,11 @@ def montage(rows, path: Path) -> None:
         ax.axis("off")
     for ax, r in zip(np.ravel(axes), rows):
         img = r["image"]
-        lo, hi = np.percentile(img, [0.5, 99.8])
-        ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
         s = r["scene"]
+        # HAADF shown as sqrt so that the weak carbon support stays visible next to metal columns
+        shown = np.sqrt(np.clip(img, 0, None)) if s["modality"] == "haadf" else img
+        lo, hi = np.percentile(shown, [0.5, 99.8])
+        ax.imshow(shown, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
         ax.set_title(f"{s['name'].replace('_haadf', ' H').replace('_hrtem', ' T')}\n"
                      f"{s['pixel_size']:.2f} Å/px, mean {img.mean():.3g}", fontsize=6)
     fig.tight_layout()
