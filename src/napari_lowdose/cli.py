@@ -283,7 +283,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     model.card.description = args.description or (
         f"U-Net (the seed's Noise2Noise architecture) trained on the project's simulator: {' and '.join(kinds[m] for m in cfg.distribution.modalities)} "
         "images of Au/Pt particles on amorphous carbon over wide ranges of pixel size, dose, optics and detector; "
-        "target: the noise- and artifact-free image along the same scan."
+        + (f"{cfg.distribution.atomic_fraction:.0%} of the scenes made of atoms (crystals in zone axes, nanoparticles on amorphous supports, "
+           "defects; 0.05-1 Å/px); " if cfg.distribution.atomic_fraction > 0 else "")
+        + "target: the noise- and artifact-free image along the same scan."
     )
     model.card.trained_on = {
         "data": "napari_lowdose.core.simulate via napari_lowdose.core.train.SimDistribution",
