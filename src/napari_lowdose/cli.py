@@ -39,6 +39,12 @@ def _run_viewer(args: argparse.Namespace, screenshot: Path | None) -> int:
     import napari
 
     viewer = napari.Viewer(title=f"napari-lowdose {__version__}", show=screenshot is None)
+    if screenshot is not None:  # laid out as a shown window (docks, grid), but never on screen
+        from qtpy.QtCore import Qt
+
+        viewer.window._qt_window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+        viewer.window._qt_window.show()
+        viewer.window._qt_window.resize(1400, 900)
     if args.files:
         from ._cli_files import open_files
 
@@ -67,7 +73,6 @@ def _run_viewer(args: argparse.Namespace, screenshot: Path | None) -> int:
 
         from qtpy.QtWidgets import QApplication
 
-        viewer.window._qt_window.resize(1400, 900)
         end = time.monotonic() + 3.0  # let the widgets' first readouts arrive
         limit = time.monotonic() + 600.0
         while time.monotonic() < end or (denoiser is not None and denoiser.worker is not None and time.monotonic() < limit):
@@ -75,11 +80,27 @@ def _run_viewer(args: argparse.Namespace, screenshot: Path | None) -> int:
             time.sleep(0.02)
         if denoiser is not None:
             print(f"{PLUGIN}: {denoiser.status.text()}")
+        from ._viewer import fit_grid
+
+        viewer.layers.selection = set(viewer.layers)  # the Resolution panel: raw, reference and denoised
+        print(f"{PLUGIN}: grid {fit_grid(viewer)}")  # the grid's rows and columns that fill this canvas
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end:
+            QApplication.processEvents()
+            time.sleep(0.02)
         viewer.reset_view()
         viewer.screenshot(str(screenshot), canvas_only=False)
         print(f"{PLUGIN}: wrote {screenshot}")
         viewer.close()
         return 0
+    from qtpy.QtCore import QTimer
+
+    from ._viewer import fit_grid
+
+    # the grid's rows and columns follow the canvas as layers come (the denoised one) and go
+    viewer.layers.events.inserted.connect(lambda event=None: QTimer.singleShot(0, lambda: fit_grid(viewer)))
+    viewer.layers.events.removed.connect(lambda event=None: QTimer.singleShot(0, lambda: fit_grid(viewer)))
+    QTimer.singleShot(500, lambda: fit_grid(viewer))
     napari.run()
     return 0
 
@@ -90,10 +111,15 @@ def dock_plugin_widgets(viewer) -> dict:
 
     pm = PluginManager.instance()
     manifest = pm.get_manifest(PLUGIN)
-    docked = {}
+    from ._viewer import arrange_docks, tabbed
+
+    docked, docks = {}, {}
     for contribution in manifest.contributions.widgets or []:
-        _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, contribution.display_name)
-        docked[contribution.display_name] = widget
+        name = contribution.display_name
+        # tabbed in groups: the window fits the screen and the canvas keeps its height
+        dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name, tabify=tabbed(name, docks))
+        docked[name], docks[name] = widget, dock
+    arrange_docks(viewer, docks)
     return docked
 
 

@@ -37,7 +37,7 @@ def test_the_readout_on_a_denoised_output_reports_no_cutoff_only_a_note():
     assert NOT_MEASURABLE in report.note and "half-data FRC" in report.note
     d = report.to_dict()
     assert d["cutoff"] is None and NOT_MEASURABLE in d["note"]
-    assert report.summary().startswith("cutoff: not measurable")
+    assert report.summary() == "cutoff, FRC: not measurable on a processed image (denoised with a Gaussian)"
 
 
 def _structured_counts(seed=0, shape=(512, 512)):
