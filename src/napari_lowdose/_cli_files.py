@@ -113,8 +113,7 @@ def cmd_resolution(args, pick_images, plane_of) -> int:
     if (args.gain is not None or args.offset is not None or args.model is not None) and not args.denoised:
         raise LowdoseError("--model, --gain and --offset go with --denoised (the half-data FRC of the denoised result)")
     config = ResolutionConfig(factor=args.factor)
-    images = pick_images(args.file, args.signal)
-    report_skipped(images)
+    images = pick_images(args.file, args.signal)  # reports the signals that did not open
     results = []
     for image in images:
         px = args.pixel_size if args.pixel_size is not None else image.pixel_size

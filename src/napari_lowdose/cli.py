@@ -45,10 +45,11 @@ def _run_viewer(args: argparse.Namespace, screenshot: Path | None) -> int:
         viewer.window._qt_window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
         viewer.window._qt_window.show()
         viewer.window._qt_window.resize(1400, 900)
+    failed = 0
     if args.files:
         from ._cli_files import open_files
 
-        open_files(viewer, args.files)  # each file on its own: a bad one is reported, the others open
+        failed = open_files(viewer, args.files)  # each file on its own: a bad one is reported, the others open
     elif not args.no_sample:
         viewer.open_sample(PLUGIN, "lowdose_pair")
     viewer.layers.selection = set(viewer.layers)  # the Resolution panel compares them all
@@ -78,7 +79,7 @@ def _run_viewer(args: argparse.Namespace, screenshot: Path | None) -> int:
         while time.monotonic() < end or (denoiser is not None and denoiser.worker is not None and time.monotonic() < limit):
             QApplication.processEvents()
             time.sleep(0.02)
-        if denoiser is not None:
+        if denoiser is not None and denoiser.status.text():
             print(f"{PLUGIN}: {denoiser.status.text()}")
         from ._viewer import fit_grid
 
@@ -92,7 +93,7 @@ def _run_viewer(args: argparse.Namespace, screenshot: Path | None) -> int:
         viewer.screenshot(str(screenshot), canvas_only=False)
         print(f"{PLUGIN}: wrote {screenshot}")
         viewer.close()
-        return 0
+        return EXIT_ERROR if failed else 0
     from qtpy.QtCore import QTimer
 
     from ._viewer import fit_grid
@@ -102,7 +103,7 @@ def _run_viewer(args: argparse.Namespace, screenshot: Path | None) -> int:
     viewer.layers.events.removed.connect(lambda event=None: QTimer.singleShot(0, lambda: fit_grid(viewer)))
     QTimer.singleShot(500, lambda: fit_grid(viewer))
     napari.run()
-    return 0
+    return EXIT_ERROR if failed else 0
 
 
 def dock_plugin_widgets(viewer) -> dict:
@@ -155,7 +156,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 def _pick_images(path: Path, signal: str | None):
     from .io import read_image
 
+    from ._cli_files import report_skipped
+
     images = read_image(path)
+    report_skipped(images)  # the signals that did not open, by name
     if signal is not None:
         chosen = [im for im in images if im.metadata.get("signal") == signal or im.name == signal]
         if not chosen:

@@ -680,7 +680,7 @@ class ResolutionReport:
             "anisotropy": self.anisotropy,
             "frc_cutoff": self.frc_cutoff,
             "frc_split": self.frc_split,
-            "noise_level": self.noise_level,
+            "noise_level": self.noise_level if math.isfinite(self.noise_level) else None,
             "factor": self.factor,
             "units": "cycles/pixel (Nyquist = 0.5)",
             "shape": list(self.shape),
