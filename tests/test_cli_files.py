@@ -156,3 +156,15 @@ def test_signal_reaches_a_signal_beside_a_bad_one(tmp_path, capsys, real_data):
     assert main(["fftmask", str(real_data / "4d" / "fei_example_dpc_titles.emd"), "--signal", "DF4-A", "-o", str(out)]) == 0
     assert read_image(out)[0].data.shape == (2, 2)
     assert "skipped: fei_example_dpc_titles.emd signal 'DPC'" in capsys.readouterr().err
+
+
+def test_info_says_4d_stem_and_provenance(tmp_path, capsys, real_data):
+    assert main(["info", str(real_data / "4d" / "Si100_4D.emd")]) == 0
+    out = capsys.readouterr().out
+    assert "4D-STEM data: a 2 x 11 x 11 scan of 8 x 8 diffraction patterns" in out and "1 / nm per pixel" in out
+    assert "no calibration" not in out and "spectrum" not in out
+    prov = {"processing": "denoised", "model": "haadf", "input": "/data/a.emd", "notes": ["Wiener refinement skipped"]}
+    path = write_image(tmp_path / "d.tif", np.ones((40, 40), np.float32), provenance=prov)
+    assert main(["info", str(path)]) == 0
+    line = [ln for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("provenance")]
+    assert line and line[0].split(None, 1)[1] == "processing denoised, model haadf, input /data/a.emd, notes ['Wiener refinement skipped']"

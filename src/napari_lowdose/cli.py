@@ -85,8 +85,10 @@ def _run_viewer(args: argparse.Namespace, screenshot: Path | None) -> int:
 
         viewer.layers.selection = set(viewer.layers)  # the Resolution panel: raw, reference and denoised
         print(f"{PLUGIN}: grid {fit_grid(viewer)}")  # the grid's rows and columns that fill this canvas
+        readout = widgets.get("Resolution")
         end = time.monotonic() + 2.0
-        while time.monotonic() < end:
+        # its readouts finish before the screenshot, and no worker outlives the viewer
+        while time.monotonic() < end or (readout is not None and readout.busy() and time.monotonic() < limit):
             QApplication.processEvents()
             time.sleep(0.02)
         viewer.reset_view()
@@ -146,6 +148,9 @@ def cmd_info(args: argparse.Namespace) -> int:
             stats = intensity_stats(image.data)
             rows.append(("intensity", f"min {stats['min']:.6g}, max {stats['max']:.6g}, mean {stats['mean']:.6g}"))
             rows.append(("format", str(image.metadata.get("format", ""))))
+            from ._cli_files import info_rows
+
+            rows = info_rows(image, rows)  # 4D-STEM, detector calibration, provenance
             width = max(len(k) for k, _ in rows)
             for key, text in rows:
                 print(f"  {key:<{width}}  {text}")

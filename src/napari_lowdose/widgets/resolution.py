@@ -162,6 +162,10 @@ class ResolutionWidget(QWidget):
         self.schedule()
 
     # --------------------------------------------------------------- measure
+    def busy(self) -> bool:
+        """A readout or a half-data FRC is scheduled or running (the main job waits for it before closing)."""
+        return self._timer.isActive() or self._worker is not None or self._half_worker is not None or bool(self._half_pending)
+
     def schedule(self, *args) -> None:
         self._timer.start()
 
