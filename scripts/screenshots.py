@@ -1,16 +1,21 @@
 """Screenshots of napari with each dock widget on the sample data, for docs/images/.
 
-    python scripts/screenshots.py            # starts Xvfb itself on a machine without a screen
-    python scripts/screenshots.py live       # only the Live panel's (docs/images/live.png)
+    python scripts/screenshots.py                      # all of them; starts Xvfb itself on a machine without a screen
+    python scripts/screenshots.py denoise resolution   # only these (names: NAMES below; live: the Live panel)
+
+napari-sample.png is the main job's own screenshot (``napari-lowdose view --screenshot``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "images"
+NAMES = ("napari-sample", "fft-mask", "denoise", "resolution", "finetune", "live")
 
 
 def pump(seconds: float) -> None:
@@ -66,81 +71,86 @@ def live_panel() -> None:
         viewer.close()
 
 
-def main() -> None:
-    import sys
-
+def main(names: list[str]) -> None:
     from napari_lowdose._display import has_display, virtual_display
     from napari_lowdose._viewer import camera, grid, scale_bar
 
+    wanted = set(names) or set(NAMES)
+    if "napari-sample" in wanted:  # the main job's own screenshot
+        target = OUT / "napari-sample.png"
+        subprocess.run([sys.executable, "-m", "napari_lowdose.cli", "view", "--screenshot", str(target)], check=True)
     with contextlib.nullcontext() if has_display() else virtual_display():
         import napari
 
-        if sys.argv[1:] == ["live"]:
+        if "live" in wanted:
             live_panel()
-            return
 
-        # FFT mask on the low-dose image, with the notch
-        viewer = napari.Viewer(show=True)
-        viewer.open_sample("napari-lowdose", "lowdose_pair")
-        viewer.layers["gold 4 µs (reference)"].visible = False
-        _, fft = viewer.window.add_plugin_dock_widget("napari-lowdose", "FFT mask")
-        fft.layer_combo.setCurrentText("gold 1 µs (low dose)")
-        fft.slider.setValue(40)
-        fft.notch.setChecked(True)
-        pump(3.0)
-        viewer.layers["gold 1 µs (low dose)"].visible = False
-        camera(viewer).zoom *= 2.5
-        scale_bar(viewer).visible = True
-        shoot(viewer, "fft-mask.png")
-        viewer.close()
+        if "fft-mask" in wanted:
+            # FFT mask on the low-dose image, with the notch
+            viewer = napari.Viewer(show=True)
+            viewer.open_sample("napari-lowdose", "lowdose_pair")
+            viewer.layers["gold 4 µs (reference)"].visible = False
+            _, fft = viewer.window.add_plugin_dock_widget("napari-lowdose", "FFT mask")
+            fft.layer_combo.setCurrentText("gold 1 µs (low dose)")
+            fft.slider.setValue(40)
+            fft.notch.setChecked(True)
+            pump(3.0)
+            viewer.layers["gold 1 µs (low dose)"].visible = False
+            camera(viewer).zoom *= 2.5
+            scale_bar(viewer).visible = True
+            shoot(viewer, "fft-mask.png")
+            viewer.close()
 
-        # Denoise: the low-dose image and its denoised version side by side
-        viewer = napari.Viewer(show=True)
-        viewer.open_sample("napari-lowdose", "lowdose_pair")
-        viewer.layers["gold 4 µs (reference)"].visible = False
-        _, den = viewer.window.add_plugin_dock_widget("napari-lowdose", "Denoise")
-        den.layer_combo.setCurrentText("gold 1 µs (low dose)")
-        den.run()
-        while den.worker is not None:
-            pump(0.5)
-        den.side_by_side.setChecked(True)
-        viewer.layers.remove("gold 4 µs (reference)")
-        pump(1.0)
-        camera(viewer).zoom *= 2.0
-        scale_bar(viewer).visible = True
-        shoot(viewer, "denoise.png")
-        viewer.close()
+        if "denoise" in wanted:
+            # Denoise: the low-dose image and its denoised version side by side
+            viewer = napari.Viewer(show=True)
+            viewer.open_sample("napari-lowdose", "lowdose_pair")
+            viewer.layers["gold 4 µs (reference)"].visible = False
+            _, den = viewer.window.add_plugin_dock_widget("napari-lowdose", "Denoise")
+            den.layer_combo.setCurrentText("gold 1 µs (low dose)")
+            den.run()
+            while den.worker is not None:
+                pump(0.5)
+            den.side_by_side.setChecked(True)
+            viewer.layers.remove("gold 4 µs (reference)")
+            pump(1.0)
+            camera(viewer).zoom *= 2.0
+            scale_bar(viewer).visible = True
+            shoot(viewer, "denoise.png")
+            viewer.close()
 
-        # Resolution: noisy and reference side by side
-        viewer = napari.Viewer(show=True)
-        viewer.open_sample("napari-lowdose", "lowdose_pair")
-        grid(viewer).enabled = True
-        _, res = viewer.window.add_plugin_dock_widget("napari-lowdose", "Resolution")
-        viewer.layers.selection = set(viewer.layers)
-        pump(4.0)
-        scale_bar(viewer).visible = True
-        shoot(viewer, "resolution.png")
-        viewer.close()
+        if "resolution" in wanted:
+            # Resolution: noisy and reference side by side
+            viewer = napari.Viewer(show=True)
+            viewer.open_sample("napari-lowdose", "lowdose_pair")
+            grid(viewer).enabled = True
+            _, res = viewer.window.add_plugin_dock_widget("napari-lowdose", "Resolution")
+            viewer.layers.selection = set(viewer.layers)
+            pump(4.0)
+            scale_bar(viewer).visible = True
+            shoot(viewer, "resolution.png")
+            viewer.close()
 
-        # Fine-tune: 40 s on the sample pair, with the live plot and the validation preview
-        viewer = napari.Viewer(show=True)
-        viewer.open_sample("napari-lowdose", "lowdose_pair")
-        viewer.window.add_plugin_dock_widget("napari-lowdose", "Denoise")
-        _, ft = viewer.window.add_plugin_dock_widget("napari-lowdose", "Fine-tune")
-        ft.set_pair(0, "gold 1 µs (low dose)", "gold 4 µs (reference)")
-        ft.minutes.setValue(40 / 60)
-        ft.train()
-        while ft.worker is not None:
-            pump(0.5)
-        for layer in list(viewer.layers)[:2]:
-            layer.visible = False
-        viewer.reset_view()
-        scale_bar(viewer).visible = True
-        shoot(viewer, "finetune.png")
-        viewer.close()
+        if "finetune" in wanted:
+            # Fine-tune: 40 s on the sample pair, with the live plot and the validation preview
+            viewer = napari.Viewer(show=True)
+            viewer.open_sample("napari-lowdose", "lowdose_pair")
+            viewer.window.add_plugin_dock_widget("napari-lowdose", "Denoise")
+            _, ft = viewer.window.add_plugin_dock_widget("napari-lowdose", "Fine-tune")
+            ft.set_pair(0, "gold 1 µs (low dose)", "gold 4 µs (reference)")
+            ft.minutes.setValue(40 / 60)
+            ft.train()
+            while ft.worker is not None:
+                pump(0.5)
+            for layer in list(viewer.layers)[:2]:
+                layer.visible = False
+            viewer.reset_view()
+            scale_bar(viewer).visible = True
+            shoot(viewer, "finetune.png")
+            viewer.close()
 
         live_panel()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

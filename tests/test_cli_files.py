@@ -86,7 +86,7 @@ def test_denoise_writes_provenance_and_resolution_reads_it(tmp_path, capsys, sma
     assert prov["processing"] == "denoised" and prov["model"] == "small" and prov["input"] == str(raw.resolve()) and prov["date"]
     capsys.readouterr()
     assert main(["resolution", str(out), "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    report = json.loads(capsys.readouterr().out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
     assert report["cutoff"] is None and report["frc_cutoff"] is None
     assert "not measurable on a processed image (denoised with small)" in report["note"]
     assert main(["resolution", str(out), "--denoised"]) == EXIT_ERROR
@@ -134,3 +134,37 @@ def test_view_opens_what_it_can_and_reports_the_rest(tmp_path, capsys, real_data
     err = capsys.readouterr().err
     assert "08_carbon.dm3" in err and "EELS spectrum" in err
     assert "skipped: fei_example_dpc_titles.emd signal 'DPC' holds complex numbers" in err
+
+
+def test_view_of_a_good_and_a_bad_file_in_a_real_process(tmp_path, real_data):
+    import subprocess
+    import sys
+
+    shot = tmp_path / "view.png"
+    proc = subprocess.run(
+        [sys.executable, "-m", "napari_lowdose.cli", "view", str(real_data / "Acquisition_18.emd"),
+         str(real_data / "08_carbon.dm3"), "--no-denoise", "--screenshot", str(shot)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == EXIT_ERROR  # something was not opened: said, and the exit code says so
+    assert "layer 'Acquisition_18' (1024, 1024) uint16" in proc.stdout and shot.is_file()
+    assert "08_carbon.dm3 holds no image" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_signal_reaches_a_signal_beside_a_bad_one(tmp_path, capsys, real_data):
+    out = tmp_path / "df4a.tif"
+    assert main(["fftmask", str(real_data / "4d" / "fei_example_dpc_titles.emd"), "--signal", "DF4-A", "-o", str(out)]) == 0
+    assert read_image(out)[0].data.shape == (2, 2)
+    assert "skipped: fei_example_dpc_titles.emd signal 'DPC'" in capsys.readouterr().err
+
+
+def test_info_says_4d_stem_and_provenance(tmp_path, capsys, real_data):
+    assert main(["info", str(real_data / "4d" / "Si100_4D.emd")]) == 0
+    out = capsys.readouterr().out
+    assert "4D-STEM data: a 2 x 11 x 11 scan of 8 x 8 diffraction patterns" in out and "1 / nm per pixel" in out
+    assert "no calibration" not in out and "spectrum" not in out
+    prov = {"processing": "denoised", "model": "haadf", "input": "/data/a.emd", "notes": ["Wiener refinement skipped"]}
+    path = write_image(tmp_path / "d.tif", np.ones((40, 40), np.float32), provenance=prov)
+    assert main(["info", str(path)]) == 0
+    line = [ln for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("provenance")]
+    assert line and line[0].split(None, 1)[1] == "processing denoised, model haadf, input /data/a.emd, notes ['Wiener refinement skipped']"

@@ -95,3 +95,16 @@ def test_uncalibrated_layer_saves_without_pixel_size(make_napari_viewer, tmp_pat
     viewer.add_image(np.zeros((8, 8), np.uint16), name="px")
     viewer.layers.save(str(tmp_path / "px.tif"), plugin=PLUGIN)
     assert read_image(tmp_path / "px.tif")[0].pixel_size is None
+
+
+def test_a_file_with_one_bad_signal_opens_the_others_and_warns_by_name(make_napari_viewer, real_data, monkeypatch):
+    from napari_lowdose import _reader
+
+    warned = []
+    monkeypatch.setattr(_reader, "_warn", warned.append)
+    viewer = make_napari_viewer()
+    viewer.open(str(real_data / "4d" / "fei_example_dpc_titles.emd"), plugin=PLUGIN)
+    assert len(viewer.layers) == 8 and "fei_example_dpc_titles DF4-A" in viewer.layers
+    assert len(warned) == 1 and "signal 'DPC' holds complex numbers" in warned[0]
+    viewer.open(str(real_data / "4d" / "Si100_4D.emd"), plugin=PLUGIN)
+    assert viewer.layers["Si100_4D"].metadata["kind"] == "4D-STEM" and viewer.layers["Si100_4D"].data.ndim == 5

@@ -22,8 +22,24 @@ def report_skipped(images) -> None:
         print(f"{PLUGIN}: note: skipped: {sentence}", file=sys.stderr)
 
 
-def provenance(model, path: Path, image, denoiser) -> dict:
-    """What made a denoised file: kept in its TIFF metadata, read back into the layer's metadata."""
+def info_rows(image, rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``rows`` (core.image.describe's) with what the reader recognised: 4D-STEM data and its detector
+    calibration (instead of an image's pixel size), the provenance of a file `denoise` wrote."""
+    meta = image.metadata
+    if meta.get("kind"):
+        rows = [(k, v) for k, v in rows if k not in ("pixel size", "unit")]
+        rows.append(("kind", str(meta.get("description") or meta["kind"])))
+    for axis in meta.get("detector_axes") or []:
+        rows.append((f"detector {axis.get('name') or 'axis'}", f"{axis.get('scale')} {axis.get('units')} per pixel"))
+    prov = meta.get("provenance")
+    if isinstance(prov, dict):
+        rows.append(("provenance", ", ".join(f"{k} {v}" for k, v in prov.items() if v not in (None, "", []))))
+    return rows
+
+
+def provenance(model, path: Path, image, denoiser, notes=()) -> dict:
+    """What made a denoised file: kept in its TIFF metadata, read back into the layer's metadata.
+    ``notes``: what the denoiser said about this image (e.g. a skipped refinement)."""
     return {
         "processing": "denoised",
         "model": model.card.name,
@@ -32,6 +48,7 @@ def provenance(model, path: Path, image, denoiser) -> dict:
         "signal": image.metadata.get("signal"),
         "refine": denoiser.refine,
         "flips": denoiser.flips,
+        "notes": list(notes),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "software": f"{PLUGIN} {_version()}",
     }
@@ -115,7 +132,8 @@ def cmd_denoise(args, bar_class) -> int:
             for note in denoiser.notes[seen:]:
                 print(f"{PLUGIN}: note: {note}", file=sys.stderr)
             z = image.scale[0] if image.data.ndim == 3 and image.units[0] == "angstrom" else None
-            write_image(out_path, result, pixel_size=image.pixel_size, z_size=z, provenance=provenance(denoiser.model, path, image, denoiser))
+            prov = provenance(denoiser.model, path, image, denoiser, denoiser.notes[seen:])
+            write_image(out_path, result, pixel_size=image.pixel_size, z_size=z, provenance=prov)
             print(f"{PLUGIN}: wrote {out_path}")
         except LowdoseError as exc:
             failed += 1
@@ -163,8 +181,7 @@ def cmd_resolution(args, pick_images, plane_of) -> int:
     if (args.gain is not None or args.offset is not None or args.model is not None) and not args.denoised:
         raise LowdoseError("--model, --gain and --offset go with --denoised (the half-data FRC of the denoised result)")
     config = ResolutionConfig(factor=args.factor)
-    images = pick_images(args.file, args.signal)
-    report_skipped(images)
+    images = pick_images(args.file, args.signal)  # reports the signals that did not open
     results = []
     for image in images:
         px = args.pixel_size if args.pixel_size is not None else image.pixel_size

@@ -39,10 +39,17 @@ def _run_viewer(args: argparse.Namespace, screenshot: Path | None) -> int:
     import napari
 
     viewer = napari.Viewer(title=f"napari-lowdose {__version__}", show=screenshot is None)
+    if screenshot is not None:  # laid out as a shown window (docks, grid), but never on screen
+        from qtpy.QtCore import Qt
+
+        viewer.window._qt_window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+        viewer.window._qt_window.show()
+        viewer.window._qt_window.resize(1400, 900)
+    failed = 0
     if args.files:
         from ._cli_files import open_files
 
-        open_files(viewer, args.files)  # each file on its own: a bad one is reported, the others open
+        failed = open_files(viewer, args.files)  # each file on its own: a bad one is reported, the others open
     elif not args.no_sample:
         viewer.open_sample(PLUGIN, "lowdose_pair")
     viewer.layers.selection = set(viewer.layers)  # the Resolution panel compares them all
@@ -67,21 +74,38 @@ def _run_viewer(args: argparse.Namespace, screenshot: Path | None) -> int:
 
         from qtpy.QtWidgets import QApplication
 
-        viewer.window._qt_window.resize(1400, 900)
         end = time.monotonic() + 3.0  # let the widgets' first readouts arrive
         limit = time.monotonic() + 600.0
         while time.monotonic() < end or (denoiser is not None and denoiser.worker is not None and time.monotonic() < limit):
             QApplication.processEvents()
             time.sleep(0.02)
-        if denoiser is not None:
+        if denoiser is not None and denoiser.status.text():
             print(f"{PLUGIN}: {denoiser.status.text()}")
+        from ._viewer import fit_grid
+
+        viewer.layers.selection = set(viewer.layers)  # the Resolution panel: raw, reference and denoised
+        print(f"{PLUGIN}: grid {fit_grid(viewer)}")  # the grid's rows and columns that fill this canvas
+        readout = widgets.get("Resolution")
+        end = time.monotonic() + 2.0
+        # its readouts finish before the screenshot, and no worker outlives the viewer
+        while time.monotonic() < end or (readout is not None and readout.busy() and time.monotonic() < limit):
+            QApplication.processEvents()
+            time.sleep(0.02)
         viewer.reset_view()
         viewer.screenshot(str(screenshot), canvas_only=False)
         print(f"{PLUGIN}: wrote {screenshot}")
         viewer.close()
-        return 0
+        return EXIT_ERROR if failed else 0
+    from qtpy.QtCore import QTimer
+
+    from ._viewer import fit_grid
+
+    # the grid's rows and columns follow the canvas as layers come (the denoised one) and go
+    viewer.layers.events.inserted.connect(lambda event=None: QTimer.singleShot(0, lambda: fit_grid(viewer)))
+    viewer.layers.events.removed.connect(lambda event=None: QTimer.singleShot(0, lambda: fit_grid(viewer)))
+    QTimer.singleShot(500, lambda: fit_grid(viewer))
     napari.run()
-    return 0
+    return EXIT_ERROR if failed else 0
 
 
 def dock_plugin_widgets(viewer) -> dict:
@@ -90,10 +114,15 @@ def dock_plugin_widgets(viewer) -> dict:
 
     pm = PluginManager.instance()
     manifest = pm.get_manifest(PLUGIN)
-    docked = {}
+    from ._viewer import arrange_docks, tabbed
+
+    docked, docks = {}, {}
     for contribution in manifest.contributions.widgets or []:
-        _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, contribution.display_name)
-        docked[contribution.display_name] = widget
+        name = contribution.display_name
+        # tabbed in groups: the window fits the screen and the canvas keeps its height
+        dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name, tabify=tabbed(name, docks))
+        docked[name], docks[name] = widget, dock
+    arrange_docks(viewer, docks)
     return docked
 
 
@@ -119,6 +148,9 @@ def cmd_info(args: argparse.Namespace) -> int:
             stats = intensity_stats(image.data)
             rows.append(("intensity", f"min {stats['min']:.6g}, max {stats['max']:.6g}, mean {stats['mean']:.6g}"))
             rows.append(("format", str(image.metadata.get("format", ""))))
+            from ._cli_files import info_rows
+
+            rows = info_rows(image, rows)  # 4D-STEM, detector calibration, provenance
             width = max(len(k) for k, _ in rows)
             for key, text in rows:
                 print(f"  {key:<{width}}  {text}")
@@ -129,7 +161,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 def _pick_images(path: Path, signal: str | None):
     from .io import read_image
 
+    from ._cli_files import report_skipped
+
     images = read_image(path)
+    report_skipped(images)  # the signals that did not open, by name
     if signal is not None:
         chosen = [im for im in images if im.metadata.get("signal") == signal or im.name == signal]
         if not chosen:

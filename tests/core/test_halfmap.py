@@ -37,7 +37,7 @@ def test_the_readout_on_a_denoised_output_reports_no_cutoff_only_a_note():
     assert NOT_MEASURABLE in report.note and "half-data FRC" in report.note
     d = report.to_dict()
     assert d["cutoff"] is None and NOT_MEASURABLE in d["note"]
-    assert report.summary().startswith("cutoff: not measurable")
+    assert report.summary() == "cutoff, FRC: not measurable on a processed image (denoised with a Gaussian)"
 
 
 def _structured_counts(seed=0, shape=(512, 512)):
@@ -92,3 +92,15 @@ def test_scan_line_jitter_is_shared_by_a_split_so_not_measurable():
 
     result = half_data_frc(_jittered(0.15, 1.0), gaussian(1.0))
     assert result.cutoff is None and "not independent" in result.reason and "kx" in result.reason
+
+
+def test_the_split_tests_its_independence_and_puts_an_estimated_gain_right():
+    """Where only noise can be, halves split with gain g instead of g0 correlate (g0 - g) / (g0 + g)."""
+    image = (_structured_counts(2) * 7.5 + 300).astype(np.float32)
+    wrong = half_data_frc(image, gaussian(1.0), gain=10.0, offset=300.0)  # given, and 33 % off: refused
+    assert wrong.cutoff is None and "not independent" in wrong.reason and "correlate -0.1" in wrong.reason
+    right = half_data_frc(image, gaussian(1.0), gain=7.5, offset=300.0)
+    assert right.cutoff is not None and right.reason == ""
+    estimated = half_data_frc(image, gaussian(1.0))
+    assert estimated.counts_source == "estimated" and estimated.gain == pytest.approx(7.5, rel=0.08)
+    assert estimated.cutoff == pytest.approx(right.cutoff, rel=0.1)

@@ -11,7 +11,10 @@ result is from *independent* data:
    or whose variance does not grow with the mean have no counts to split: the result is then "not
    measurable" with the reason, never a number.
 2. **Binomial split.** Every count goes to half A or half B with probability 1/2: two independent Poisson
-   images of half the dose (``a + b = n``). Each half is put back on the raw's intensity scale
+   images of half the dose (``a + b = n``). Checked: where only noise can be (k >= 0.45 cycles/pixel) the
+   two halves must not correlate. With a gain g where the true one is g0 they correlate (g0 - g) / (g0 + g),
+   so an estimated gain is corrected by that one step and the split made again; counts that still fail
+   (read noise, a wrong offset, noise that is not Poisson) give "not measurable". Each half is put back on the raw's intensity scale
    (``offset + 2 * gain * a``), so a model sees the intensities it expects, at half the dose.
 3. **Denoise each half** with the same ``denoise`` callable (the same model and settings).
 4. **FRC between the two denoised halves** (Hann window, rings of 1 / min(ny, nx), the scan-artifact lines
@@ -30,7 +33,9 @@ does not correlate. But what it derives from the *signal* does: a non-linear net
 the signal above the data's band limit, the same in both halves (the bundled HAADF model on a test image
 band-limited at k0 = 0.2 cycles/pixel: the denoised halves correlate up to 0.42, about 2 k0). Consistency
 is not fidelity, so the reported ``cutoff`` is the lower of the denoised halves' FRC cutoff and the raw
-halves' own (the same split, before denoising): a denoiser can lose resolution, which the first shows,
+data's own (the same split before denoising, and where that is below 0.24 cycles/pixel, the checkerboard
+FRC of the raw image, whose range ends at 0.25: its halves come from different scan lines, so line noise the counts model
+misses cannot raise it): a denoiser can lose resolution, which the first shows,
 but what it adds beyond the data's own resolution comes from its prior, not from the measurement. Axis order ``(y, x)``; frequencies in cycles per pixel (Nyquist 0.5), periods in Å with a
 pixel size in Å.
 """
@@ -52,6 +57,7 @@ from .spectrum import (
     _frc,
     _frc_cutoff,
     _noise_from_samples,
+    frc_curve,
     _bins,
     as_plane,
     looks_like_counts,
@@ -155,6 +161,32 @@ def estimate_counts(image, gain: float | None = None, offset: float | None = Non
     return Counts(n, float(slope), float(off), "estimated")
 
 
+NOISE_FROM = 0.45  #: cycles/pixel: the shell where the raw halves' FRC tests their independence
+NOISE_FRC_MAX = 0.01  #: FRC over that shell above which (and above 4 sigma) the halves are not independent
+CHECKER_RANGE = 0.24  #: cycles/pixel: a checkerboard FRC cutoff below this is a measurement, not its range's end
+
+
+def _raw_frc(a: np.ndarray, b: np.ndarray, nyquist_band: float) -> Profile:
+    Fa, _ = windowed_spectrum(a.astype(np.float32))
+    Fb, _ = windowed_spectrum(b.astype(np.float32))
+    return _frc(Fa, Fb, a.shape, None, 1.0, nyquist_band)
+
+
+def _split(n: np.ndarray, seed: int, nyquist_band: float):
+    """(a, b, FRC of a and b over k >= NOISE_FROM, its standard deviation for independent halves)."""
+    small = n.max() < 2**31
+    a = _binomial_half(n.astype(np.int32 if small else np.int64), np.random.default_rng(seed)).astype(np.float64)
+    b = n - a
+    curve = _raw_frc(a, b, nyquist_band)
+    shell = (curve.k >= NOISE_FROM) & np.isfinite(curve.values) & (curve.counts > 0)
+    weights = curve.counts[shell]
+    if weights.sum() <= 0:
+        return a, b, 0.0, 1.0
+    frc = float(np.sum(curve.values[shell] * weights) / weights.sum())
+    independent = float(weights.sum()) / 4.5  # window and half plane: as the readout counts them
+    return a, b, frc, 1.0 / math.sqrt(max(independent, 1.0))
+
+
 @dataclass(frozen=True)
 class HalfDataFRC:
     """Half-data FRC of a denoised result. ``cutoff`` (cycles/pixel): where the FRC between the two
@@ -237,10 +269,20 @@ def half_data_frc(
     n = counts.counts
     if not np.any(n != n.flat[0]):
         return HalfDataFRC(None, px, counts.gain, counts.offset, counts.source, "the image is constant: no signal to correlate")
-    rng = np.random.default_rng(seed)
-    small = n.max() < 2**31
-    a = _binomial_half(n.astype(np.int32 if small else np.int64), rng).astype(np.float64)
-    b = n - a
+    plane = np.asarray(raw, dtype=np.float64)
+    a, b, noise_frc, sigma = _split(n, seed, nyquist_band)
+    if counts.source == "estimated" and 3 * sigma < abs(noise_frc) < 0.9:  # only a significant correlation
+        # where only noise can be, the halves correlate (g_true - g) / (g_true + g) for a gain g used in
+        # place of the true one g_true: one step puts the gain right, the split is then made again
+        g = counts.gain * (1 + noise_frc) / (1 - noise_frc)
+        n = np.clip(np.rint((plane - counts.offset) / g), 0, None).astype(np.int64)
+        counts = Counts(n, float(g), counts.offset, "estimated")
+        a, b, noise_frc, sigma = _split(n, seed, nyquist_band)
+    if abs(noise_frc) > max(4 * sigma, NOISE_FRC_MAX):
+        return HalfDataFRC(None, px, counts.gain, counts.offset, counts.source,
+                           f"the two halves are not independent: where only noise can be (k >= {NOISE_FROM} cyc/px) they "
+                           f"correlate {noise_frc:.3f} (> {max(4 * sigma, NOISE_FRC_MAX):.3f}): these counts ({counts.source}, gain "
+                           f"{counts.gain:.4g}) do not describe the detector's noise")
     scale = 2.0 * counts.gain
     halves = []
     for h in (a, b):
@@ -254,9 +296,14 @@ def half_data_frc(
     curve = _frc(Fa, Fb, n.shape, None, 1.0, nyquist_band)
     k_min = 2 * 3 / min(n.shape)  # as the readout: 3 bins, doubled for the FRC
     denoised_cut = _frc_cutoff(curve, THRESHOLD, k_min=k_min)
-    Fra, _ = windowed_spectrum(a.astype(np.float32))
-    Frb, _ = windowed_spectrum(b.astype(np.float32))
-    raw_cut = _frc_cutoff(_frc(Fra, Frb, n.shape, None, 1.0, nyquist_band), THRESHOLD, k_min=k_min)
+    raw_cut = _frc_cutoff(_raw_frc(a, b, nyquist_band), THRESHOLD, k_min=k_min)
+    # the checkerboard's halves come from different scan lines, so they share no line noise, which a split
+    # of the counts does: where it measures within its range (< 0.25 cycles/pixel) it caps the raw value too
+    # (content beyond it aliases in the checkerboard's halves, so only where the split says so too)
+    if raw_cut is not None and raw_cut < CHECKER_RANGE:
+        checker = _frc_cutoff(frc_curve(plane.astype(np.float32), "checkerboard"), THRESHOLD, k_min=k_min)
+        if checker is not None and checker < raw_cut:
+            raw_cut = checker
     cuts = [c for c in (denoised_cut, raw_cut) if c is not None]
     cutoff = min(cuts) if denoised_cut is not None and cuts else None
     with np.errstate(invalid="ignore", divide="ignore"):

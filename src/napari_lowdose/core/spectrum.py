@@ -680,7 +680,7 @@ class ResolutionReport:
             "anisotropy": self.anisotropy,
             "frc_cutoff": self.frc_cutoff,
             "frc_split": self.frc_split,
-            "noise_level": self.noise_level,
+            "noise_level": self.noise_level if math.isfinite(self.noise_level) else None,
             "factor": self.factor,
             "units": "cycles/pixel (Nyquist = 0.5)",
             "shape": list(self.shape),
@@ -712,8 +712,8 @@ class ResolutionReport:
             text = f"{k:.3f} cyc/px"
             return f"{res:.3g} Å ({text})" if res else text
 
-        if self.note:
-            return f"cutoff: {self.note}"
+        if self.note:  # the reason in full is in ``note`` (and the CLI's JSON)
+            return f"cutoff, FRC: {self.message}{self.note[len(NOT_MEASURABLE):].split(':')[0]}"
         if self.message:
             head = self.message
         else:
@@ -729,8 +729,7 @@ class ResolutionReport:
             f"FRC (1/7, {self.frc_split}): {frc}",
         ]
         if self.streak_kx:
-            lines.append(f"noise floor varies with kx up to {self.streak_kx:.3f} cyc/px (scan-line streaks or afterglow): "
-                         "each column read against its own floor")
+            lines.append(f"noise floor varies with kx (to {self.streak_kx:.3f} cyc/px: scan-line streaks, afterglow): read per column")
         return "\n".join(lines)
 
 

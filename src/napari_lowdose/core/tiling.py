@@ -250,6 +250,7 @@ class TiledDenoiser:
     def run(self, image, name: str = "image") -> Generator[DenoiseProgress, None, np.ndarray]:
         """Denoise ``image`` (..., y, x): yields progress after every batch, returns float32 of its shape."""
         shape, dtype = _validate(image, name)
+        seen = len(self.notes)  # progress messages carry this run's notes only, not an earlier image's
         lead = shape[:-2]
         planes = list(np.ndindex(*lead)) if lead else [()]
         self._out = np.zeros(shape, dtype=np.float32)  # zeros: a partial preview shows nothing unfinished
@@ -270,7 +271,7 @@ class TiledDenoiser:
                 try:
                     for step in self._plane(plane, index, grid, batch):
                         done += step
-                        yield DenoiseProgress(min(done, total), total, p, len(planes), self.notes[-1] if self.notes else "")
+                        yield DenoiseProgress(min(done, total), total, p, len(planes), self.notes[-1] if len(self.notes) > seen else "")
                     break
                 except (RuntimeError, MemoryError) as exc:  # only running out of memory is retried
                     if not (_is_oom(exc) or isinstance(exc, MemoryError)):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from qtpy.QtCore import Qt, QTimer
-from qtpy.QtWidgets import QCheckBox, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QCheckBox, QFrame, QLabel, QListWidget, QListWidgetItem, QScrollArea, QVBoxLayout, QWidget
 
 from ..core.errors import LowdoseError
 from ..core.spectrum import ResolutionReport, resolution
@@ -108,7 +108,14 @@ class ResolutionWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.follow)
         layout.addWidget(self.layer_list)
-        layout.addWidget(self.text)
+        # the reports of several layers can be long: they scroll, so the panel (and napari's window) keeps its height
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.text)
+        scroll.setMinimumHeight(200)
+        scroll.setMaximumHeight(330)
+        layout.addWidget(scroll)
         layout.addWidget(self.plot)
         layout.addStretch(1)
 
@@ -155,6 +162,10 @@ class ResolutionWidget(QWidget):
         self.schedule()
 
     # --------------------------------------------------------------- measure
+    def busy(self) -> bool:
+        """A readout or a half-data FRC is scheduled or running (the main job waits for it before closing)."""
+        return self._timer.isActive() or self._worker is not None or self._half_worker is not None or bool(self._half_pending)
+
     def schedule(self, *args) -> None:
         self._timer.start()
 
@@ -280,7 +291,8 @@ class ResolutionWidget(QWidget):
             self.text.setText("Select an image layer.")
         else:
             blocks = []
-            for name, rep in reports:
+            # a processed layer's verdict is short and the point of comparing: it comes first
+            for name, rep in sorted(reports, key=lambda item: isinstance(item[1], str) or not item[1].note):
                 body = rep if isinstance(rep, str) else rep.summary()
                 half = self.half_data_text(name)
                 if half:
