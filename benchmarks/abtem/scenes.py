@@ -47,8 +47,8 @@ CONVENTIONS = {
     "hrtem.image": "intensity relative to the incident plane wave (vacuum = 1)",
     "hrtem.aperture": "objective aperture cutoff as a spatial frequency, Å^-1 (angle = aperture * wavelength)",
     "hrtem.convergence_mrad": "semi-angle alpha_s of illumination in the quasi-coherent spatial envelope "
-    "exp(-(pi*alpha_s/lambda)^2 * (dchi/dk)^2 / ... ) = exp(-(alpha_s/2)^2 |grad_theta chi|^2) "
-    "(Kirkland 2010 ch. 3; abTEM CTF angular_spread)",
+    "exp(-(pi*alpha_s/lambda)^2 * |grad_k chi/(2*pi)|^2) with chi in rad and k in 1/Å, i.e. "
+    "exp(-(alpha_s/2)^2 |grad_theta chi|^2) (Kirkland 2010 ch. 3; abTEM CTF angular_spread)",
     "hrtem.focal_spread": "Å rms (standard deviation) of the Gaussian defocus distribution; temporal "
     "envelope exp(-0.5*(pi*lambda*focal_spread*k^2)^2)",
     "lateral_repeats": "optional [ry, rx]: the structure before thermal displacement is periodic with "
