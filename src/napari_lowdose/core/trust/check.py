@@ -73,7 +73,7 @@ class TrustReport:
             "flags": [f.to_dict() for f in self.flags[:MAX_FLAGS]],
             "flag_counts": counts,
             "blobs": {"n": len(self.blobs), "negative": int(sum(b.delta_l < 0 for b in self.blobs)),
-                      "flagged": counts["spurious_atom"]},
+                      "flagged": int(sum(b.z < self.thresholds.get("blob_z", -np.inf) for b in self.blobs))},
             "removed_spacings": sorted({round(p.spacing, 2) for p in self.lattice}),
             "autocorrelation": self.autocorrelation,
             "thresholds": {k: round(v, 3) for k, v in self.thresholds.items()},
@@ -118,7 +118,7 @@ def refine_gain(noisy: np.ndarray, denoised: np.ndarray, g: GainEstimate, rounds
         if shot <= 0:
             break
         factor = (float(z2.mean()) - g.read_noise**2) / shot
-        if not (0.5 < factor < 2.0) or not np.isfinite(phi):
+        if not (0.8 < factor < 1.25) or not np.isfinite(phi):  # a second pass corrects, it does not overrule
             break
         g = GainEstimate(g.gain * factor, g.offset + 0.0, g.read_noise, g.bins, g.pixels, "estimated, refined with the denoised image")
     return g

@@ -109,8 +109,15 @@ def estimate_gain(image: np.ndarray, ring: int = 5, flat_fraction: float = 0.8, 
     offset = m1 - gain * electrons
     # the read noise is at least the rounding to whole ADU: offset >= m1 - (m2 - 1/12) / gain
     offset = max(offset, m1 - (m2 - 1.0 / 12.0) / gain)
+    # counts are never negative: the offset is at most the darkest smoothed place of the image
+    offset = min(offset, dark_level(y))
     read2 = max(m2 - gain**2 * electrons, 1.0 / 12.0)  # at least the rounding to whole ADU
     return GainEstimate(gain=gain, offset=float(offset), read_noise=float(np.sqrt(read2)), bins=0, pixels=int(sel.sum()))
+
+
+def dark_level(image: np.ndarray, sigma: float = 4.0, quantile: float = 0.002) -> float:
+    """ADU: a low quantile of the image smoothed by ``sigma`` px, an upper bound of the offset."""
+    return float(np.quantile(ndimage.gaussian_filter(np.asarray(image, np.float64), sigma), quantile))
 
 
 def given(gain: float, offset: float, read_noise: float = 0.0) -> GainEstimate:

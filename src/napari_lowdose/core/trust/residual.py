@@ -2,8 +2,9 @@
 the denoiser removed), block by block and over the whole image, and its autocorrelation.
 
 Under a faithful x̂ the residual is white noise of variance v = x̂ + read² per pixel; with a Hann window
-h the power |R(k)|² at each frequency is exponentially distributed with mean Σ h² v, so
-P = |R(k)|² / Σ h² v is Exp(1) and P > ln(n / α) has a chance α among n frequencies. A peak is reported
+h the power |R(k)|² at each frequency has mean Σ h² v, so P = |R(k)|² / Σ h² v is Exp(1) for noise
+of even variance, and at most (χ²₁ x 2) when the shot noise's variance follows the lattice; P > 2 ln(n / α)
+has a chance below α among n frequencies either way. A peak is reported
 when it passes that test *and* the residual holds at least ``fraction`` of the data's own amplitude
 at that frequency (so a denoiser that only lowers a reflection's contrast a little is not reported) and
 the data's peak passes the same test (the reflection is really in the data). Spacings in Å.
@@ -52,7 +53,8 @@ def _peaks_in(r: np.ndarray, y: np.ndarray, v: np.ndarray, thresh: float, fracti
     dy, dx = np.mgrid[-5:6, -5:6]
     ring = ((np.hypot(dy, dx) >= 3) & (np.hypot(dy, dx) <= 5)).astype(float)
     around = ndimage.convolve(pr, ring / ring.sum(), mode="wrap")
-    hit = band & (pr > thresh) & (py > thresh) & (frac >= fraction) & (pr > 6.0 * around)
+    peak = pr == ndimage.maximum_filter(pr, size=3, mode="wrap")  # one bin per reflection, not its window's lobe
+    hit = band & peak & (pr > thresh) & (py > thresh) & (frac >= fraction) & (pr > 6.0 * around)
     out = []
     for iy, ix in np.argwhere(hit):
         out.append((1.0 / float(f[iy, ix]), float(pr[iy, ix]), float(min(frac[iy, ix], 9.99))))
@@ -76,7 +78,9 @@ def lattice_peaks(counts: np.ndarray, denoised: np.ndarray, variance: np.ndarray
     starts_y = list(range(0, max(ny - b, 0) + 1, step))
     starts_x = list(range(0, max(nx - b, 0) + 1, step))
     n_tests = len(starts_y) * len(starts_x) * b * (b // 2 + 1) + ny * (nx // 2 + 1)  # half-planes
-    thresh = float(np.log(n_tests / alpha))
+    # 2 ln(n / α), not ln(n / α): shot noise whose variance follows the lattice is not circular in Fourier
+    # space (E R(k)² ≠ 0 where 2k is a reflection), so |R|² / level can be one component's χ²₁ x 2
+    thresh = float(2.0 * np.log(n_tests / alpha))
     scale = float(pixel_size) if pixel_size else 1.0
     found: list[LatticePeak] = []
     for y0 in starts_y:
