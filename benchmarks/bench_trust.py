@@ -111,6 +111,7 @@ def one_case(scene_name: str, dose: float, seed: int, kinds: list[str], alpha: f
             den, mask = to_adu(planted[0]), planted[1]
         t0 = time.perf_counter()
         rep = check(noisy, den, px, alpha=alpha)
+        if __import__("os").environ.get("TRUST_DEBUG"): print("   ", [(f.kind, round(f.y), round(f.x), round(f.score, 2)) for f in rep.flags[:4]], {k: round(v, 2) for k, v in rep.thresholds.items()})
         dt = time.perf_counter() - t0
         hit = None
         if mask is not None:

@@ -51,14 +51,15 @@ def _symmetric(data: np.ndarray, floor: float) -> tuple[float, float]:
 
 def _show_maps(viewer, report, noisy_layer, prefix: str) -> None:
     meta = {"scale": tuple(noisy_layer.scale[-2:]), "translate": tuple(noisy_layer.translate[-2:]), "units": tuple(noisy_layer.units[-2:])}
-    for key, label, floor in (("agreement", "agreement", 5.0), ("likelihood", "likelihood ΔL", 0.1)):
+    # pink = trouble in both: agreement > 0 (structure left in the residual), ΔL < 0 (a blob the data do not support)
+    for key, label, floor, cmap in (("agreement", "agreement", 5.0, "PiYG_r"), ("likelihood", "likelihood ΔL", 0.1, "PiYG")):
         name = f"{prefix} {label}"
         data = report.maps[key]
         if name in viewer.layers:
             viewer.layers[name].data = data
             viewer.layers[name].contrast_limits = _symmetric(data, floor)
         else:
-            viewer.add_image(data, name=name, colormap="PiYG", contrast_limits=_symmetric(data, floor), opacity=0.7, blending="additive", **meta)
+            viewer.add_image(data, name=name, colormap=cmap, contrast_limits=_symmetric(data, floor), opacity=0.7, blending="additive", **meta)
     pts = np.array([[b.y, b.x] for b in report.blobs]) if report.blobs else np.zeros((0, 2))
     colors = ["red" if b.delta_l < 0 else "limegreen" for b in report.blobs]
     props = {"delta_l": np.array([b.delta_l for b in report.blobs]), "z": np.array([b.z for b in report.blobs])}

@@ -18,7 +18,7 @@ from scipy import ndimage
 from ..errors import LowdoseError
 from . import agreement as ag
 from .gain import _KERNELS, GainEstimate, estimate_gain, given, read_noise_for
-from .likelihood import Blob, atom_likelihood
+from .likelihood import Blob, blob_set, blobs_of, delta_l, paint
 from .residual import LatticePeak, autocorrelation, lattice_peaks
 
 FLAG_KINDS = ("removed_lattice", "spurious_atom", "disagreement")
@@ -133,10 +133,12 @@ def atom_sigma(pixel_size: float | None) -> float:
 
 def check(noisy, denoised, pixel_size: float | None = None, gain: float | None = None, offset: float | None = None,
           read_noise: float | None = None, alpha: float = 0.01, tolerance: float = 0.05, sigma: float | None = None,
-          lattice_fraction: float = 0.5, null_draws: int = 8) -> TrustReport:
+          lattice_fraction: float = 0.5, null_draws: int = 8, min_spacing: float = 0.5) -> TrustReport:
     """Test ``denoised`` against ``noisy`` (both ADU, same shape, (y, x)); gain (ADU/e⁻) and offset (ADU)
     estimated from ``noisy`` unless both are given. ``alpha``: false-alarm rate per test per image;
-    ``tolerance``: relative error of the denoised image that is not called a disagreement."""
+    ``tolerance``: relative error of the denoised image that is not called a disagreement; ``min_spacing``
+    (Å): shorter periods in the residual are not reported (no HAADF lattice reflection lies there; such
+    peaks are scan or detector noise that a denoiser should remove)."""
     y = _as_plane(noisy, "noisy")
     xh = _as_plane(denoised, "denoised")
     if y.shape != xh.shape:
@@ -164,7 +166,9 @@ def check(noisy, denoised, pixel_size: float | None = None, gain: float | None =
     s = float(sigma) if sigma else atom_sigma(pixel_size)
 
     maps = ag.agreement_maps(c, ch, read_e, s, tolerance=tolerance)
-    blobs, lmap = atom_likelihood(c, ch, var, s)
+    bset = blob_set(ch, var, s)
+    dl, zl, ybar = delta_l(c, bset)
+    blobs, lmap = blobs_of(bset, dl, zl, ybar), paint(bset, dl, c.shape)
     # thresholds for a per-image false-alarm rate alpha: the analytic Bonferroni values, or (null_draws > 0)
     # the extremes of the same maps on counts redrawn from Poisson(x̂) + read noise, through a Gumbel fit
     t_spot = ag.threshold(alpha, maps.n_spots)
@@ -180,15 +184,14 @@ def check(noisy, denoised, pixel_size: float | None = None, gain: float | None =
             ext["agree"].append(float(m.agreement.max()))
             ext["rz_hi"].append(float(m.residual_z.max()))
             ext["rz_lo"].append(float(-m.residual_z.min()))
-            if blobs:
-                bd, _ = atom_likelihood(cd, ch, var, s)
-                ext["blob"].append(float(-min(b.z for b in bd)) if bd else 0.0)
+            if len(bset.pos):
+                ext["blob"].append(float(-delta_l(cd, bset)[1].min()))
         t_win = max(t_win, _gumbel(ext["agree"], alpha))
         t_spot = max(t_spot, _gumbel(ext["rz_hi"], alpha))
         t_neg = max(t_neg, _gumbel(ext["rz_lo"], alpha))
         if ext["blob"]:
             t_blob = max(t_blob, _gumbel(ext["blob"], alpha))
-    peaks = lattice_peaks(c, ch, var, pixel_size, alpha=alpha, fraction=lattice_fraction)
+    peaks = lattice_peaks(c, ch, var, pixel_size, alpha=alpha, fraction=lattice_fraction, min_spacing=min_spacing)
 
     flags: list[Flag] = []
     for p in sorted(peaks, key=lambda p: -p.score):

@@ -48,37 +48,74 @@ def find_blobs(image: np.ndarray, sigma: float, threshold: float = 3.0, max_blob
     return pos[order][:max_blobs]
 
 
-def atom_likelihood(counts: np.ndarray, denoised: np.ndarray, variance: np.ndarray, sigma: float,
-                    threshold: float = 3.0) -> tuple[list[Blob], np.ndarray]:
-    """Blobs of ``denoised`` (e⁻/px) and their ΔL against ``counts`` (e⁻/px; ``variance`` per pixel,
-    e⁻², the Poisson + read noise). Returns the blobs and a map (y, x) with each blob's ΔL painted on its
-    disk (0 elsewhere)."""
-    y = np.asarray(counts, np.float64)
+@dataclass(frozen=True)
+class BlobSet:
+    """Blobs of a denoised image and what ΔL needs that does not depend on the counts."""
+
+    pos: np.ndarray  #: (n, 2) int (y, x)
+    radius: float  #: px
+    lam_atom: np.ndarray  #: (n,) e⁻/px
+    lam_vacuum: np.ndarray  #: (n,) e⁻/px
+    var_sum: np.ndarray  #: (n,) Σ_B var_p, e⁻²
+    npix: int  #: |B|
+    disk: np.ndarray  #: the disk footprint (bool, odd square)
+
+
+def blob_set(denoised: np.ndarray, variance: np.ndarray, sigma: float, threshold: float = 3.0) -> BlobSet:
+    """Blobs of ``denoised`` (e⁻/px) away from the edges, with λ_atom > λ_vacuum."""
     xh = np.clip(np.asarray(denoised, np.float64), 1e-3, None)
-    ny, nx = y.shape
+    ny, nx = xh.shape
     r = max(1.0, np.sqrt(2.0) * sigma)  # radius of a LoG blob of scale σ
     R = int(np.ceil(3.0 * r))
     dy, dx = np.mgrid[-R : R + 1, -R : R + 1]
     d = np.hypot(dy, dx)
     disk = d <= r
     ring = (d > 1.5 * r) & (d <= 3.0 * r)
-    lmap = np.zeros_like(y)
-    blobs: list[Blob] = []
-    for py, px in find_blobs(xh, sigma, threshold):
-        if py < R or px < R or py >= ny - R or px >= nx - R:
-            continue
-        sl = (slice(py - R, py + R + 1), slice(px - R, px + R + 1))
-        xw, yw = xh[sl], y[sl]
-        lam_a = float(xw[disk].mean())
-        rv = xw[ring]
-        lam_v = float(rv[rv <= np.median(rv)].mean())
-        if lam_a <= lam_v:
-            continue
-        lr = np.log(lam_a / lam_v)
-        ybar = float(yw[disk].mean())
-        dl = ybar * lr - (lam_a - lam_v)
-        sd = lr * np.sqrt(float(variance[sl][disk].sum())) / disk.sum()
-        blobs.append(Blob(float(py), float(px), float(r), float(dl), float(dl / max(sd, 1e-12)), lam_a, lam_v, ybar))
-        view = lmap[sl]
-        view[disk] = dl
-    return blobs, lmap
+    pos = find_blobs(xh, sigma, threshold)
+    keep = (pos[:, 0] >= R) & (pos[:, 1] >= R) & (pos[:, 0] < ny - R) & (pos[:, 1] < nx - R) if len(pos) else np.zeros(0, bool)
+    pos = pos[keep] if len(pos) else np.zeros((0, 2), int)
+    lam_a = ndimage.correlate(xh, disk / disk.sum(), mode="reflect")[pos[:, 0], pos[:, 1]] if len(pos) else np.zeros(0)
+    var_sum = ndimage.correlate(np.asarray(variance, np.float64), disk.astype(float), mode="reflect")[pos[:, 0], pos[:, 1]] if len(pos) else np.zeros(0)
+    oy, ox = np.nonzero(ring)
+    lam_v = np.empty(len(pos))
+    for i, (py, px) in enumerate(pos):  # the darker half of the ring around each blob
+        rv = xh[py + oy - R, px + ox - R]
+        lam_v[i] = rv[rv <= np.median(rv)].mean()
+    ok = lam_a > lam_v
+    return BlobSet(pos[ok], float(r), lam_a[ok], lam_v[ok], var_sum[ok], int(disk.sum()), disk)
+
+
+def delta_l(counts: np.ndarray, bs: BlobSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ΔL per blob (nats per pixel), its z-score and the mean count over each blob, for ``counts`` (e⁻/px)."""
+    if not len(bs.pos):
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    ybar = ndimage.correlate(np.asarray(counts, np.float64), bs.disk / bs.npix, mode="reflect")[bs.pos[:, 0], bs.pos[:, 1]]
+    lr = np.log(bs.lam_atom / bs.lam_vacuum)
+    dl = ybar * lr - (bs.lam_atom - bs.lam_vacuum)
+    sd = lr * np.sqrt(bs.var_sum) / bs.npix
+    return dl, dl / np.maximum(sd, 1e-12), ybar
+
+
+def atom_likelihood(counts: np.ndarray, denoised: np.ndarray, variance: np.ndarray, sigma: float,
+                    threshold: float = 3.0) -> tuple[list[Blob], np.ndarray]:
+    """Blobs of ``denoised`` (e⁻/px) and their ΔL against ``counts`` (e⁻/px; ``variance`` per pixel,
+    e⁻², the Poisson + read noise). Returns the blobs and a map (y, x) with each blob's ΔL painted on its
+    disk (0 elsewhere)."""
+    bs = blob_set(denoised, variance, sigma, threshold)
+    dl, z, ybar = delta_l(counts, bs)
+    return blobs_of(bs, dl, z, ybar), paint(bs, dl, np.shape(counts))
+
+
+def blobs_of(bs: BlobSet, dl, z, ybar) -> list[Blob]:
+    return [Blob(float(p[0]), float(p[1]), bs.radius, float(a), float(b), float(la), float(lv), float(c))
+            for p, a, b, la, lv, c in zip(bs.pos, dl, z, bs.lam_atom, bs.lam_vacuum, ybar)]
+
+
+def paint(bs: BlobSet, values: np.ndarray, shape) -> np.ndarray:
+    """A map with each blob's value on its disk, 0 elsewhere."""
+    out = np.zeros(shape)
+    R = bs.disk.shape[0] // 2
+    oy, ox = np.nonzero(bs.disk)
+    for (py, px), v in zip(bs.pos, values):
+        out[py + oy - R, px + ox - R] = v
+    return out

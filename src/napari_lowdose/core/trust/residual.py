@@ -68,8 +68,12 @@ def _peaks_in(r: np.ndarray, y: np.ndarray, v: np.ndarray, thresh: float, fracti
 
 
 def lattice_peaks(counts: np.ndarray, denoised: np.ndarray, variance: np.ndarray, pixel_size: float | None,
-                  block: int = 64, alpha: float = 0.01, fraction: float = 0.5, min_period: float = 2.5) -> list[LatticePeak]:
-    """Removed reflections, block by block (``block`` px, half-overlapping) and over the whole image."""
+                  block: int = 64, alpha: float = 0.01, fraction: float = 0.5, min_period: float = 2.5,
+                  min_spacing: float = 0.0) -> list[LatticePeak]:
+    """Removed reflections, block by block (``block`` px, half-overlapping) and over the whole image;
+    periods shorter than ``min_period`` px or ``min_spacing`` Å are not tested."""
+    if pixel_size and min_spacing > 0:
+        min_period = max(min_period, min_spacing / float(pixel_size))
     y = np.asarray(counts, np.float64)
     r = y - np.asarray(denoised, np.float64)
     ny, nx = y.shape
