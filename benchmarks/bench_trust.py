@@ -111,7 +111,6 @@ def one_case(scene_name: str, dose: float, seed: int, kinds: list[str], alpha: f
             den, mask = to_adu(planted[0]), planted[1]
         t0 = time.perf_counter()
         rep = check(noisy, den, px, alpha=alpha)
-        if __import__("os").environ.get("TRUST_DEBUG"): print("   ", [(f.kind, round(f.y), round(f.x), round(f.score, 2)) for f in rep.flags[:4]], {k: round(v, 2) for k, v in rep.thresholds.items()})
         dt = time.perf_counter() - t0
         hit = None
         if mask is not None:
@@ -152,7 +151,11 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=list(range(8)))
     ap.add_argument("--alpha", type=float, default=0.01)
     ap.add_argument("--json", default=None, help="write all rows to this file")
+    ap.add_argument("--scenes", nargs="+", default=list(SCENES), choices=list(SCENES))
     args = ap.parse_args()
+    for name in list(SCENES):
+        if name not in args.scenes:
+            del SCENES[name]
     rows = []
     for name in SCENES:
         kinds = ["truth", "good", "add_atom", "remove_atom", "blur_lattice"] + (["remove_particle"] if "particles" in name else [])
