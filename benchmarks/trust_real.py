@@ -71,26 +71,19 @@ def main() -> None:
         sl = (slice((ny - c) // 2, (ny - c) // 2 + c), slice((nx - c) // 2, (nx - c) // 2 + c))
         lo, hi = np.percentile(noisy[sl], (0.5, 99.5))
         axes[r, 0].imshow(noisy[sl], cmap="gray", vmin=lo, vmax=hi)
-        axes[r, 0].set_title(f"{name}: noisy (centre {c}² px)", fontsize=9)
+        axes[r, 0].set_title(f"{name}: noisy (centre {c}²)")
         axes[r, 1].imshow(den[sl], cmap="gray", vmin=lo, vmax=hi)
-        axes[r, 1].set_title(f"haadf model: {'ok' if rep.ok else 'FLAGGED'} ({len(rep.flags)} flags)", fontsize=9)
+        axes[r, 1].set_title(f"haadf model: {'ok' if rep.ok else 'FLAGGED'}")
         a = rep.maps["agreement"]
         m = max(float(np.percentile(np.abs(a), 99.9)), 5.0)
-        im = axes[r, 2].imshow(a[sl], cmap="PiYG_r", vmin=-m, vmax=m)
-        axes[r, 2].set_title(f"agreement: mean {a.mean():.2f}, sd {a.std():.2f}; flag > {rep.thresholds['agreement']:.1f}", fontsize=9)
+        im = axes[r, 2].imshow(a, cmap="PiYG_r", vmin=-m, vmax=m)
+        axes[r, 2].set_title(f"agreement (whole image), flag > {rep.thresholds['agreement']:.1f}")
         fig.colorbar(im, ax=axes[r, 2], shrink=0.8)
-        for f in rep.flags:  # local flags inside the crop, as circles
-            fy, fx = f.y - sl[0].start, f.x - sl[1].start
-            if f.kind != "removed_lattice" and 0 <= fy < c and 0 <= fx < c:
-                axes[r, 2].add_patch(plt.Circle((fx, fy), max(f.size / 2, 4), fill=False, color="k", lw=1))
-        lat = sorted({round(f.spacing, 2) for f in rep.flags if f.kind == "removed_lattice"})
-        if lat:
-            axes[r, 2].set_xlabel(f"removed lattice at {', '.join(map(str, lat[-6:]))} Å", fontsize=9)
         L = rep.maps["likelihood"][sl]
         m = max(float(np.percentile(np.abs(L), 99.9)), 0.05)
         im = axes[r, 3].imshow(L, cmap="PiYG", vmin=-m, vmax=m)
         neg = sum(b.delta_l < 0 for b in rep.blobs)
-        axes[r, 3].set_title(f"likelihood ΔL: {len(rep.blobs)} blobs in the image, {neg} with ΔL < 0", fontsize=9)
+        axes[r, 3].set_title(f"likelihood ΔL (centre): {len(rep.blobs)} blobs, {neg} < 0")
         fig.colorbar(im, ax=axes[r, 3], shrink=0.8)
         for ax in axes[r]:
             ax.set_xticks([])

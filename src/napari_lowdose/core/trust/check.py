@@ -106,12 +106,12 @@ def refine_gain(noisy: np.ndarray, denoised: np.ndarray, g: GainEstimate, rounds
     """Second pass on an estimated gain with the denoised image as the local mean (Foi et al.'s idea with a
     better mean): the high-pass noise power over the power that Poisson(+read) noise at x̂ would have; a
     removed structure hardly changes it, since the 4th-difference filter cancels smooth signal."""
-    k = _KERNELS["d6y"]
+    k = _KERNELS["d4y"]
     w2 = float((k**2).sum())
-    z2 = ndimage.correlate(np.asarray(noisy, np.float64), k, mode="reflect")[3:-3] ** 2 / w2
+    z2 = ndimage.correlate(np.asarray(noisy, np.float64), k, mode="reflect")[2:-2] ** 2 / w2
     for _ in range(rounds):
         lam = np.clip(g.counts(denoised), 0, None)
-        v = ndimage.correlate(lam, k**2 / w2, mode="reflect")[3:-3] * g.gain**2 + g.read_noise**2
+        v = ndimage.correlate(lam, k**2 / w2, mode="reflect")[2:-2] * g.gain**2 + g.read_noise**2
         phi = float(z2.mean() / max(v.mean(), 1e-12))
         # E z² = gain_true·gain·λ + read²: the shot part scales with the gain
         shot = float(v.mean()) - g.read_noise**2
