@@ -318,6 +318,9 @@ class DenoiseWidget(QWidget):
         self._show(result)
         notes = "".join(f"<br>{n}" for n in (self._notes or self._denoiser.notes))  # e.g. a skipped refinement, adaptation
         self.status.setText(f"done: {self._meta['name']}{notes}")
+        from .trust import check_after_denoise  # the trust check's one sentence, on a worker
+
+        check_after_denoise(self, self._source.data, result)
 
     def _on_error(self, exc: Exception) -> None:
         self._error(str(exc) if isinstance(exc, LowdoseError) else f"{type(exc).__name__}: {exc}")

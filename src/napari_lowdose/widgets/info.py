@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from qtpy.QtWidgets import QComboBox, QFormLayout, QLabel, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..core.image import describe, intensity_stats
 from ._layers import image_layers, refresh_layer_combo
+from .trust import DETECTOR_KEY, detector_of
 
 if TYPE_CHECKING:
     import napari
@@ -30,6 +31,20 @@ class ImageInfoWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.layer_combo)
         layout.addLayout(self.form)
+        # the detector's gain and offset (estimated from the image, or typed here): the Trust panel uses them
+        self.gain, self.offset = QDoubleSpinBox(), QDoubleSpinBox()
+        self.gain.setRange(0.001, 1e6)
+        self.gain.setDecimals(3)
+        self.gain.setSuffix(" ADU/e⁻")
+        self.offset.setRange(-1e6, 1e6)
+        self.offset.setSuffix(" ADU")
+        self.set_detector = QPushButton("Set")
+        self.set_detector.setToolTip("Use this gain and offset for the layer (instead of the estimate)")
+        self.set_detector.clicked.connect(self._type_detector)
+        row = QHBoxLayout()
+        for w in (QLabel("gain"), self.gain, QLabel("offset"), self.offset, self.set_detector):
+            row.addWidget(w)
+        layout.addLayout(row)
         layout.addStretch(1)
 
         self.viewer.layers.events.inserted.connect(self._refresh_layers)
@@ -73,7 +88,16 @@ class ImageInfoWidget(QWidget):
         step = max(1, int(np.ceil(np.sqrt(plane.size / _MAX_STATS_PIXELS))))
         stats = intensity_stats(plane[::step, ::step])
         rows.append(("intensity", f"min {stats['min']:.4g}, max {stats['max']:.4g}, mean {stats['mean']:.4g}"))
+        det = detector_of(layer, plane) if plane.ndim == 2 else None
+        if det:
+            rows.append(("detector", f"gain {det['gain']:.4g} ADU/e⁻, offset {det['offset']:.4g} ADU ({det.get('source', 'estimated')})"))
         return rows
+
+    def _type_detector(self) -> None:
+        name = self.layer_combo.currentText()
+        if name and name in self.viewer.layers:
+            self.viewer.layers[name].metadata[DETECTOR_KEY] = {"gain": self.gain.value(), "offset": self.offset.value(), "source": "typed"}
+            self._show()
 
     def _show(self, *args) -> None:
         while self.form.rowCount():
@@ -81,6 +105,11 @@ class ImageInfoWidget(QWidget):
         rows = self.rows()
         if not rows:
             self.form.addRow(QLabel("No image layer. Drop a TIFF, MRC, DM3/DM4, EMD or SER file on napari."))
+        name = self.layer_combo.currentText()
+        det = self.viewer.layers[name].metadata.get(DETECTOR_KEY) if name in self.viewer.layers else None
+        if det:
+            self.gain.setValue(det["gain"])
+            self.offset.setValue(det["offset"])
         for key, text in rows:
             value = QLabel(text)
             value.setWordWrap(True)
