@@ -14,8 +14,8 @@ Detector data are Poisson (times a gain, plus an offset and read noise), so with
 (ADU rms) -- for raw counts the defaults gain 1, offset 0, read noise 0 give the plain Anscombe
 transform -- denoised there, and brought back with the closed-form approximation of the exact
 unbiased inverse. ``transform="none"`` runs BM3D on the image as it is. ``transform="best"`` (the
-default) runs both and keeps the better, twice the time: plain won all four cells of smoke.py by
-0.15-0.55 dB, the Anscombe route won one when the grid stopped at 8x (benchmarks/peers/README.md).
+default) runs both and keeps the better, twice the time: plain won four of five cells of smoke.py
+by 0.14-0.55 dB, the Anscombe route the fifth by 0.03 dB (benchmarks/peers/README.md).
 Either way the sigma grid is
 in units of the noise std estimated from the image being denoised (after the transform, if any):
 median absolute deviation of the finest diagonal Haar detail / 0.6745 (Donoho 1995). The estimate
