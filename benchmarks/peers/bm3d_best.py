@@ -6,13 +6,17 @@ Scoring is the project's own: PSNR after the least-squares affine match to the t
 (:func:`napari_lowdose.core.evaluate.score`); the Gaussian oracle IS
 :func:`napari_lowdose.core.evaluate.best_gaussian` (same sigma grid), re-exported here.
 
-BM3D (Dabov et al. 2007; the ``bm3d`` package of Mäkinen, Azzari & Foi, profile "np", both stages) assumes white Gaussian noise.
-Detector data are Poisson (times a gain, plus an offset and read noise), so by default
-(``transform="anscombe"``) the image is first put through the generalised Anscombe transform
+BM3D (Dabov et al. 2007; the ``bm3d`` package of Mäkinen, Azzari & Foi, profile "np", both stages)
+assumes white Gaussian noise.
+Detector data are Poisson (times a gain, plus an offset and read noise), so with
+``transform="anscombe"`` the image is first put through the generalised Anscombe transform
 (Mäkitalo & Foi 2013) with the given gain (ADU per counted electron), offset (ADU) and read noise
 (ADU rms) -- for raw counts the defaults gain 1, offset 0, read noise 0 give the plain Anscombe
 transform -- denoised there, and brought back with the closed-form approximation of the exact
-unbiased inverse. ``transform="none"`` runs BM3D on the image as it is. Either way the sigma grid is
+unbiased inverse. ``transform="none"`` runs BM3D on the image as it is. ``transform="best"`` (the
+default) runs both and keeps the better, twice the time: plain won four of five cells of smoke.py
+by 0.14-0.55 dB, the Anscombe route the fifth by 0.03 dB (benchmarks/peers/README.md).
+Either way the sigma grid is
 in units of the noise std estimated from the image being denoised (after the transform, if any):
 median absolute deviation of the finest diagonal Haar detail / 0.6745 (Donoho 1995). The estimate
 only centres the grid; the oracle picks the factor.
@@ -64,7 +68,7 @@ def bm3d_oracle(
     noisy: np.ndarray,
     truth: np.ndarray,
     sigmas=SIGMA_FACTORS,
-    transform: str = "anscombe",
+    transform: str = "best",
     gain: float = 1.0,
     offset: float = 0.0,
     read_noise: float = 0.0,
