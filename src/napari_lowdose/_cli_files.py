@@ -82,6 +82,9 @@ def cmd_denoise(args, bar_class) -> int:
     from .core.tiling import TiledDenoiser
     from .io import read_image, write_image
 
+    from .core.tiling import pick_device
+
+    pick_device(args.device)  # a bad device: one line, before any file is read
     models: dict = {}
     if args.model not in (None, "auto"):
         _model_for(args, None, models)  # a bad model file fails before any file is read
