@@ -23,7 +23,7 @@ def test_manifest_is_valid_and_is_the_root_file():
     patterns = manifest.contributions.readers[0].filename_patterns
     for ext in ("tif", "tiff", "mrc", "mrcs", "map", "st", "dm3", "dm4", "emd", "ser"):
         assert f"*.{ext}" in patterns
-    assert [s.key for s in manifest.contributions.sample_data] == ["lowdose_pair"]
+    assert [s.key for s in manifest.contributions.sample_data] == ["lowdose_pair", "atomic_pair"]
 
 
 def test_sample_data_opens_in_napari_with_pixel_size(make_napari_viewer):

@@ -76,7 +76,10 @@ def _run_viewer(args: argparse.Namespace, screenshot: Path | None) -> int:
 
         end = time.monotonic() + 3.0  # let the widgets' first readouts arrive
         limit = time.monotonic() + 600.0
-        while time.monotonic() < end or (denoiser is not None and denoiser.worker is not None and time.monotonic() < limit):
+        def denoising() -> bool:  # the denoise run, then its trust check, both on workers
+            return denoiser is not None and (denoiser.worker is not None or getattr(denoiser, "_trust_busy", False))
+
+        while time.monotonic() < end or (denoising() and time.monotonic() < limit):
             QApplication.processEvents()
             time.sleep(0.02)
         if denoiser is not None and denoiser.status.text():

@@ -195,4 +195,6 @@ def check_after_denoise(panel, noisy: np.ndarray, denoised: np.ndarray) -> None:
     worker.returned.connect(done)
     worker.errored.connect(failed)
     panel._trust_worker = worker  # kept alive while it runs
+    panel._trust_busy = True  # the main job waits for it before closing the viewer
+    worker.finished.connect(lambda: setattr(panel, "_trust_busy", False))
     worker.start()
