@@ -135,3 +135,13 @@ def test_structure_files(tmp_path):
         simulate_atomic(AtomicScene(structure=str(tmp_path / "bad.cif"), shape=(32, 32)))
     with pytest.raises(LowdoseError, match="no such structure file"):
         simulate_atomic(AtomicScene(structure=str(tmp_path / "missing.cif"), shape=(32, 32)))
+
+
+def test_random_scenes_of_both_modalities_are_valid():
+    from napari_lowdose.core.simulate.scene import random_atomic_scene
+
+    rng = np.random.default_rng(5)
+    for _ in range(40):  # every draw builds a valid config (e.g. a corrected microscope's negative Cs)
+        for modality in ("haadf", "hrtem"):
+            scene = random_atomic_scene(rng, modality, 64)
+            assert scene.modality == modality and 0.05 <= scene.pixel_size <= 1.0

@@ -39,8 +39,9 @@ class HRTEMOptics:
     amplitude_contrast: float = 0.08  #: absorption as a fraction of the phase (0 = pure phase object)
 
     def __post_init__(self) -> None:
-        if self.voltage_kv <= 0 or self.aperture <= 0 or self.cs_mm < 0:
-            raise LowdoseError("HRTEM optics: voltage and aperture must be positive and Cs non-negative")
+        if not (self.voltage_kv > 0 and self.aperture > 0 and np.isfinite(self.cs_mm)):
+            # Cs may be negative: aberration-corrected microscopes image with negative Cs (NCSI)
+            raise LowdoseError("HRTEM optics: voltage and aperture must be positive and Cs a number")
 
     def ctf(self, shape: tuple[int, int], pixel_size: float) -> np.ndarray:
         """The complex CTF on the full ``fft2`` grid of an image of ``shape`` at ``pixel_size`` Å."""
