@@ -109,7 +109,7 @@ def main(names: list[str]) -> None:
             _, den = viewer.window.add_plugin_dock_widget("napari-lowdose", "Denoise")
             den.layer_combo.setCurrentText("gold 1 µs (low dose)")
             den.run()
-            while den.worker is not None:
+            while den.worker is not None or getattr(den, "_trust_busy", False):  # the run, then its trust check
                 pump(0.5)
             den.side_by_side.setChecked(True)
             viewer.layers.remove("gold 4 µs (reference)")
