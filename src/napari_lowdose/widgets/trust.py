@@ -191,9 +191,9 @@ def check_after_denoise(panel, noisy: np.ndarray, denoised: np.ndarray) -> None:
     def failed(exc) -> None:
         panel.status.setText(f"{panel.status.text()}<br>trust check not run: {exc}")
 
-    worker = create_worker(check, np.asarray(noisy), np.asarray(denoised), pixel_size_angstrom(source), gain, offset, _start_thread=False)
-    worker.returned.connect(done)
-    worker.errored.connect(failed)
+    # errored connected at creation: otherwise napari's default handler re-raises a bad-input sentence
+    worker = create_worker(check, np.asarray(noisy), np.asarray(denoised), pixel_size_angstrom(source), gain, offset, _start_thread=False,
+                           _connect={"returned": done, "errored": failed})
     panel._trust_worker = worker  # kept alive while it runs
     panel._trust_busy = True  # the main job waits for it before closing the viewer
     worker.finished.connect(lambda: setattr(panel, "_trust_busy", False))
