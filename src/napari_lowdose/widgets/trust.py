@@ -149,9 +149,12 @@ class TrustWidget(QWidget):
         px = pixel_size_angstrom(noisy_layer)
         from napari.qt.threading import create_worker
 
-        self.worker = create_worker(check, noisy, den, px, gain, offset, _start_thread=False)
-        self.worker.returned.connect(lambda rep: self._on_done(rep, noisy_layer))
-        self.worker.errored.connect(lambda exc: show_error(self.status, str(exc) if isinstance(exc, LowdoseError) else f"{type(exc).__name__}: {exc}"))
+        def failed(exc) -> None:
+            show_error(self.status, str(exc) if isinstance(exc, LowdoseError) else f"{type(exc).__name__}: {exc}")
+
+        # errored connected at creation: otherwise napari's default handler re-raises the sentence
+        self.worker = create_worker(check, noisy, den, px, gain, offset, _start_thread=False,
+                                    _connect={"returned": lambda rep: self._on_done(rep, noisy_layer), "errored": failed})
         self.worker.finished.connect(self._on_finished)
         self.run_button.setEnabled(False)
         self.status.setText("checking…")
