@@ -44,12 +44,15 @@ def generate_sample() -> SimulatedPair:
 
 def write_sample_files(folder: str | Path) -> list[Path]:
     """Simulate the sample pair and write it (TIFF with pixel size) plus a JSON card to ``folder``."""
-    folder = Path(folder)
-    pair = generate_sample()
-    low = write_image(folder / LOW_FILE, pair.low, pixel_size=pair.pixel_size)
-    high = write_image(folder / HIGH_FILE, pair.high, pixel_size=pair.pixel_size)
-    card = folder / CARD_FILE
-    card.write_text(json.dumps({"files": {"low": LOW_FILE, "high": HIGH_FILE}, **pair.metadata()}, indent=2) + "\n")
+    return _write_pair(Path(folder), generate_sample(), LOW_FILE, HIGH_FILE, CARD_FILE)
+
+
+def _write_pair(folder: Path, pair: SimulatedPair, low_file: str, high_file: str, card_file: str, **meta) -> list[Path]:
+    """Write a pair (TIFF with pixel size) and its JSON card (the pair's metadata, updated by ``meta``)."""
+    low = write_image(folder / low_file, pair.low, pixel_size=pair.pixel_size)
+    high = write_image(folder / high_file, pair.high, pixel_size=pair.pixel_size)
+    card = folder / card_file
+    card.write_text(json.dumps({"files": {"low": low_file, "high": high_file}, **(pair.metadata() | meta)}, indent=2) + "\n")
     return [low, high, card]
 
 
@@ -63,14 +66,8 @@ def generate_atomic_sample() -> SimulatedPair:
 
 
 def write_atomic_sample_files(folder: str | Path) -> list[Path]:
-    folder = Path(folder)
-    pair = generate_atomic_sample()
-    low = write_image(folder / ATOMIC_LOW_FILE, pair.low, pixel_size=pair.pixel_size)
-    high = write_image(folder / ATOMIC_HIGH_FILE, pair.high, pixel_size=pair.pixel_size)
-    card = folder / ATOMIC_CARD_FILE
-    meta = pair.metadata() | {"simulator": "napari_lowdose.core.simulate.scene (atoms)"}
-    card.write_text(json.dumps({"files": {"low": ATOMIC_LOW_FILE, "high": ATOMIC_HIGH_FILE}, **meta}, indent=2) + "\n")
-    return [low, high, card]
+    return _write_pair(Path(folder), generate_atomic_sample(), ATOMIC_LOW_FILE, ATOMIC_HIGH_FILE, ATOMIC_CARD_FILE,
+                       simulator="napari_lowdose.core.simulate.scene (atoms)")
 
 
 def atomic_sample_paths() -> tuple[Path, Path]:
