@@ -59,6 +59,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data", type=Path, default=None, help="folder of the validation truths (default: benchmarks/abtem/data)")
     parser.add_argument("--only", nargs="+", default=None, metavar="PREFIX", help="only scenes whose names start so")
+    parser.add_argument("--reuse", type=Path, default=None, metavar="OLD.json",
+                        help="take the scores of methods not run now from this earlier --json (same images)")
     args = parser.parse_args()
 
     import torch
@@ -93,6 +95,7 @@ def main() -> None:
             for key, img in out.items():
                 name, dose = key.rsplit("@", 1)
                 outputs[(name, float(dose))]["tkrem"] = img
+    old = {(r["scene"], r["dose"]): r for r in json.loads(args.reuse.read_text())["rows"]} if args.reuse else {}
     rows = []
     for v in images:
         key = (v.name, v.dose)
@@ -120,6 +123,10 @@ def main() -> None:
         for m, img in res.items():
             p, s = score(np.asarray(img, np.float64), v.truth.astype(np.float64))
             row[f"{m}_psnr"], row[f"{m}_ssim"] = round(p, 3), round(s, 4)
+        if old:
+            for k, val in old.get((v.name, v.dose), {}).items():
+                if k.endswith(("_psnr", "_ssim")) and k.rsplit("_", 1)[0] not in args.methods:
+                    row.setdefault(k, val)
         rows.append(row)
         print(f"{v.name:<36} {v.dose:>6g}  " + "  ".join(f"{m} {row[f'{m}_psnr']:.2f}" for m in ALL_METHODS if f"{m}_psnr" in row), flush=True)
     table = summary(rows)

@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import numpy as np
+import torch
 import pytest
 
 from napari_lowdose._sample_data import sample_paths
@@ -324,6 +325,9 @@ def test_train_writes_a_loadable_model_card_and_log(tmp_path, capsys):
     assert card["trained_on"]["distribution"]["modalities"] == ["haadf"]
     assert model.card.architecture.depth == 2
     assert "validation PSNR" in out.with_suffix(".log").read_text()
+    # the best weights so far are checkpointed while the run goes: a stopped or crashed run keeps them
+    best = load_model(tmp_path / "m-best.safetensors")
+    assert all(torch.equal(v, model.net.state_dict()[k]) for k, v in best.net.state_dict().items())
     assert main(["train", "-o", str(out), "--patch", "33"]) == EXIT_ERROR
     assert "multiple of 32" in capsys.readouterr().err
     assert main(["train", "-o", str(out), "--hrtem-counting", "1.5"]) == EXIT_ERROR

@@ -1,7 +1,8 @@
-"""tk-r-em on the real instrument files in ../shared/real-data/ (no truth): restored images for a figure
-beside the project's model, and a quick noisy | tk-r-em PNG to look at.
+"""tk-r-em and ours on the real instrument files in ../shared/real-data/ (no truth): a figure, noisy | ours
+| tk-r-em, to look at (ours: the bundled model ``denoise --model auto`` picks from the file's metadata).
 
     PYTHONPATH=src python benchmarks/peers/real_files.py [--data ../shared/real-data] [--out benchmarks/peers/out]
+        [--reuse] [--figure docs/images/real-peers.png] [--model haadf=FILE]
 
 Writes OUT/real_tkrem.npz (restored float32 images, one key per file and signal: ``FILE::SIGNAL``),
 OUT/real_tkrem.json (per key: file, signal, shape, pixel size in Å, tk-r-em network, why, seconds) and
@@ -49,7 +50,8 @@ def collect(data_dir: Path) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
             a = np.asarray(im.data)
             while a.ndim > 2:
                 a = a[0]
-            rec = {"file": path.name, "signal": im.name, "file_shape": list(np.shape(im.data)), "pixel_A": im.pixel_size}
+            rec = {"file": path.name, "signal": im.name, "file_shape": list(np.shape(im.data)), "pixel_A": im.pixel_size,
+                   "mode": im.metadata.get("mode")}
             if a.ndim != 2 or min(a.shape) < MIN_SIDE:
                 rec["skipped"] = f"shape {list(a.shape)}: not a 2-D image of at least {MIN_SIDE} px a side"
             elif float(np.ptp(a)) == 0.0:
@@ -66,33 +68,52 @@ def collect(data_dir: Path) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
     return images, info
 
 
-def figure(images: dict[str, np.ndarray], restored: dict[str, np.ndarray], info: dict, path: Path, crop: int = 160) -> None:
-    """One row per image: noisy | tk-r-em, and for images over 2 x ``crop`` px the centre ``crop`` px
-    of each at full resolution; grey levels: 0.5-99.5 percentiles of each panel."""
+def figure(images: dict[str, np.ndarray], results: dict[str, dict[str, np.ndarray]], info: dict, path: Path,
+           crop: int = 192) -> None:
+    """One row per image: noisy | each method; images over ``crop`` px a side show their centre ``crop``
+    px at full resolution (atomic columns visible); grey levels: 0.5-99.5 percentiles of each panel."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = list(restored)
-    fig, axs = plt.subplots(len(keys), 4, figsize=(13, 3.4 * len(keys)), squeeze=False)
+    keys = [k for k in images if all(k in r for r in results.values())]
+    methods = list(results)
+    fig, axs = plt.subplots(len(keys), 1 + len(methods), figsize=(2.6 * (1 + len(methods)), 2.7 * len(keys)), squeeze=False)
     for row, k in zip(axs, keys):
-        a, b = images[k], restored[k]
-        panels = [(a, "noisy"), (b, f"tk-r-em {info[k]['model']}")]
-        if min(a.shape) > 2 * crop:
-            y0, x0 = (a.shape[0] - crop) // 2, (a.shape[1] - crop) // 2
+        a = images[k]
+        cut = (slice(None), slice(None))
+        if max(a.shape) > crop:
+            y0, x0 = max(0, (a.shape[0] - crop) // 2), max(0, (a.shape[1] - crop) // 2)
             cut = (slice(y0, y0 + crop), slice(x0, x0 + crop))
-            panels += [(a[cut], f"noisy, centre {crop} px"), (b[cut], f"tk-r-em, centre {crop} px")]
-        for ax in row:
-            ax.set_axis_off()
+        panels = [(a, "noisy")] + [(results[m][k], f"{m}: {info[k].get(m + '_model', '')}") for m in methods]
         for ax, (im, title) in zip(row, panels):
+            im = im[cut]
             lo, hi = np.percentile(im, (0.5, 99.5))
             ax.imshow(im, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
-            ax.set_title(title, fontsize=8)
-        row[0].set_title(f"{k}\nnoisy", fontsize=8)
+            ax.set_title(title, fontsize=7)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        px = info[k]["pixel_A"]
+        row[0].set_title(f"{k.split('::')[0][:30]}\n{px:.3g} Å/px" if px else k.split("::")[0][:30], fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=60)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def ours(images: dict[str, np.ndarray], info: dict, replace: dict[str, str]) -> dict[str, np.ndarray]:
+    """Each image through the bundled model ``denoise --model auto`` picks (file's mode and pixel size)."""
+    from napari_lowdose.core.choose import choose_model
+    from napari_lowdose.core.model import load_model
+    from napari_lowdose.core.tiling import denoise
+
+    out = {}
+    for k, a in images.items():
+        name, why = choose_model(info[k].get("mode"), info[k]["pixel_A"])
+        t = time.perf_counter()
+        out[k] = denoise(a, load_model(replace.get(name, name)))
+        info[k].update(ours_model=name, ours_why=why, ours_seconds=round(time.perf_counter() - t, 2))
+    return out
 
 
 def main(argv=None) -> int:
@@ -100,6 +121,8 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=str(HERE.parents[2] / "shared" / "real-data"))
     p.add_argument("--out", default=str(HERE / "out"))
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--figure", default=None, help="also write this figure: noisy | ours | tk-r-em (e.g. docs/images/real-peers.png)")
+    p.add_argument("--model", action="append", default=[], metavar="NAME=FILE", help="replace a bundled model of ours")
     p.add_argument("--reuse", action="store_true",
                    help="keep the restored images already in OUT/real_tkrem.npz (same keys), run tk-r-em only for the rest")
     a = p.parse_args(argv)
@@ -123,7 +146,11 @@ def main(argv=None) -> int:
         print(f"{model}: {len(keys)} image(s) in {dt:.1f} s (one process, model load included)", flush=True)
     np.savez(out / "real_tkrem.npz", **restored)
     (out / "real_tkrem.json").write_text(json.dumps(info, indent=1))
-    figure(images, restored, info, out / "real_tkrem.png")
+    for k in restored:
+        info[k]["tk-r-em_model"] = info[k]["model"]
+    results = {"ours": ours(images, info, dict(m.split("=", 1) for m in a.model)), "tk-r-em": restored}
+    (out / "real_tkrem.json").write_text(json.dumps(info, indent=1))
+    figure(images, results, info, Path(a.figure) if a.figure else out / "real_tkrem.png")
     for k, rec in info.items():
         print(k, "->", rec.get("model") or rec.get("skipped"))
     return 0

@@ -63,14 +63,14 @@ def _version() -> str:
 # ------------------------------------------------------------------------------------- denoise
 def _model_for(args, image, cache: dict):
     """(model, why) for one image: the named model, or with ``--model auto`` the bundled model for the
-    mode the file records (STEM: haadf, TEM: hrtem; the default when it records none)."""
+    mode the file records (STEM: haadf, TEM: hrtem; the default when it records none) and its pixel size."""
     from .core.choose import choose_model
     from .core.model import load_model
 
     if args.model not in (None, "auto"):
         name, why = args.model, None
     else:
-        name, why = choose_model(image.metadata.get("mode"))
+        name, why = choose_model(image.metadata.get("mode"), image.pixel_size)
     if name not in cache:
         cache[name] = load_model(name)
     return cache[name], why

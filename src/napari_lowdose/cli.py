@@ -257,7 +257,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
     from .core.losses import LossConfig
-    from .core.model import load_model, save_model
+    from .core.model import Model, load_model, save_model, weights_path
     from .core.train import SimDistribution, SimTrainConfig, iter_train_simulated
     from .core.unet import UNetConfig
 
@@ -281,7 +281,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         validation_images=args.validation_images,
         ema=args.ema,
         distribution=SimDistribution(modalities=tuple(args.modalities), hrtem_camera_psf=tuple(args.hrtem_camera_psf), hrtem_counting=args.hrtem_counting,
-                                     atomic_fraction=args.atomic_fraction),
+                                     atomic_fraction=args.atomic_fraction, atomic_particles=args.atomic_particles,
+                                     atomic_corrected=args.atomic_corrected),
         loss=LossConfig.named(args.loss),
         architecture=start.card.architecture if start else UNetConfig(depth=args.depth, base_channels=args.channels),
         normalization=start.card.normalization if start else SimTrainConfig().normalization,
@@ -292,6 +293,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if start:
         log.info("starting from %s (%s)", args.init, start.name)
     bar = _Bar("train")
+    checkpoint = args.output.parent / (args.output.name + "-best")  #: NAME-best.safetensors/.json, rewritten at each new best
     losses: list[float] = []
     curve: list[dict] = []
 
@@ -305,6 +307,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         if p.val_psnr is not None:
             curve.append({"step": p.step, "seconds": round(p.seconds, 1), "val_psnr_db": round(p.val_psnr, 3)})
             log.info("step %d/%d validation PSNR %.3f dB (best %.3f, step %s)", p.step, p.steps, p.val_psnr, p.best_val_psnr, p.best_step)
+        if p.best_weights is not None:  # a checkpoint: a run stopped or crashed later keeps its best weights
+            ck = Model.new(cfg.architecture, cfg.normalization, name=args.name,
+                           description=f"checkpoint of a training run: best validation weights so far (step {p.best_step})",
+                           trained_on={"distribution": cfg.to_dict()["distribution"]},
+                           training={"command": command, "checkpoint_step": p.best_step, "validation_psnr_db": round(p.best_val_psnr, 3)})
+            ck.net.load_state_dict(p.best_weights)
+            save_model(ck, checkpoint)
+            log.info("checkpoint %s (step %d)", weights_path(checkpoint).name, p.best_step)
         if p.step % 50 == 0 or p.step == 1:
             log.info("step %d/%d loss %.5f (mean of last 50: %s) %.0f s", p.step, p.steps, p.loss, note[5:], p.seconds)
         bar.update(p.step, p.steps, note + (f", val {p.best_val_psnr:.2f} dB" if p.best_val_psnr else ""))
@@ -512,6 +522,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fraction of HRTEM images from a counting camera (no point spread); the rest draw one from --hrtem-camera-psf")
     tr.add_argument("--atomic-fraction", type=float, default=0.0, metavar="FRACTION",
                     help="fraction of training scenes made of atoms (crystals, nanoparticles on supports; 0.05-1 Å/px) instead of particle-scale islands")
+    tr.add_argument("--atomic-particles", type=float, default=0.45, metavar="FRACTION",
+                    help="fraction of the atomic scenes that are nanoparticles on an amorphous support (the rest: crystals and boundaries)")
+    tr.add_argument("--atomic-corrected", type=float, default=0.8, metavar="FRACTION",
+                    help="fraction of the atomic HAADF scenes imaged with an aberration-corrected probe (18-35 mrad)")
     tr.add_argument("--depth", type=int, default=5, help="U-Net levels (default 5, the seed's)")
     tr.add_argument("--channels", type=int, default=48, help="U-Net base channels (default 48, the seed's)")
     tr.add_argument("--init", default=None, metavar="MODEL", help="start from this model's weights and architecture (haadf, hrtem or a file; --depth and --channels are then not used)")

@@ -65,3 +65,20 @@ def test_adapt_bad_input():
         adapt(np.ones((2, 80, 80), np.float32), model, seconds=1)
     with pytest.raises(LowdoseError, match="positive"):
         adapt(np.random.default_rng(0).poisson(5, (80, 80)).astype(np.float32), model, seconds=0)
+
+
+def test_choose_model_uses_the_pixel_size_within_the_modality():
+    from napari_lowdose.core.choose import _family
+    from napari_lowdose.core.model import BUNDLED_MODELS, bundled_model_path, load_model
+
+    for mode, modality in (("stem", "haadf"), ("tem", "hrtem")):
+        family = _family(modality)
+        assert family[0] == modality and all(n in BUNDLED_MODELS for n in family)
+        for px in (0.1, 0.5, 3.0):
+            name, why = choose_model(mode, px)
+            assert name in family
+            note = range_note(load_model(bundled_model_path(name)).card, px)
+            # the choice is a model trained at this pixel size, or the modality's own when none is
+            assert note is None or name == modality
+            assert (f"{px:.3g} Å" in why) == (name != modality)
+    assert choose_model("stem", None) == choose_model("stem")

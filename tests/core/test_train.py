@@ -81,6 +81,10 @@ def test_training_lowers_the_loss_and_keeps_the_best_validation_weights():
     score = _validate(model.net, _validation_set(cfg), "cpu")
     assert score == pytest.approx(max(vals), abs=1e-4)
     assert model.card.training["steps"] == 24
+    # each new best comes with its weights (for a checkpoint); the last of them are the returned weights
+    news = [r for r in records if r.best_weights is not None]
+    assert news and all(r.val_psnr == r.best_val_psnr for r in news)
+    assert all(torch.equal(v, model.net.state_dict()[k]) for k, v in news[-1].best_weights.items())
 
 
 def test_training_with_the_seed_loss_runs_and_reports_its_terms():
@@ -103,6 +107,9 @@ def test_bad_training_configs():
         SimTrainConfig(patch=100)  # not a multiple of 32
     with pytest.raises(LowdoseError):
         SimTrainConfig(steps=0)
+    for name in ("atomic_particles", "atomic_corrected"):
+        with pytest.raises(LowdoseError, match=name):
+            SimDistribution(**{name: 1.5})
 
 
 def test_training_is_deterministic_from_the_seed():

@@ -88,10 +88,33 @@ def range_note(card: ModelCard, pixel_size: float | None) -> str | None:
     )
 
 
-def choose_model(mode: str | None) -> tuple[str, str]:
-    """(bundled model name, why) for a file's acquisition mode ("stem", "tem" or None)."""
+def _family(modality: str) -> list[str]:
+    """The bundled models of one modality: ``modality`` itself first, then ``modality-*`` (e.g. ``haadf-atomic``)."""
+    return [modality] + sorted(k for k in BUNDLED_MODELS if k.startswith(modality + "-"))
+
+
+def _covers(name: str, pixel_size: float) -> bool:
+    from .model import ModelCard, bundled_model_path, card_path
+
+    card = ModelCard.from_json(card_path(bundled_model_path(name)).read_text(encoding="utf-8"), source=name)
+    return range_note(card, pixel_size) is None
+
+
+def choose_model(mode: str | None, pixel_size: float | None = None) -> tuple[str, str]:
+    """(bundled model name, why) for a file's acquisition mode ("stem", "tem" or None) and pixel size (Å).
+
+    The mode picks the modality (the default's when the file records none); within the modality, the
+    first bundled model whose trained pixel-size range holds ``pixel_size`` (the modality's own model
+    when none does or the size is unknown)."""
     if mode == "stem":
-        return "haadf", "HAADF-STEM model, chosen from the file's metadata (STEM)"
-    if mode == "tem":
-        return "hrtem", "HRTEM model, chosen from the file's metadata (TEM)"
-    return DEFAULT_MODEL, f"{BUNDLED_MODELS[DEFAULT_MODEL]} model (the default: the file does not say STEM or TEM)"
+        modality, why = "haadf", "chosen from the file's metadata (STEM)"
+    elif mode == "tem":
+        modality, why = "hrtem", "chosen from the file's metadata (TEM)"
+    else:
+        modality, why = DEFAULT_MODEL, "the default: the file does not say STEM or TEM"
+    name = modality
+    if pixel_size is not None and pixel_size > 0:
+        name = next((n for n in _family(modality) if _covers(n, pixel_size)), modality)
+        if name != modality:
+            why += f" and its pixel size ({pixel_size:.3g} Å)"
+    return name, f"{BUNDLED_MODELS[name]} model, {why}"

@@ -29,12 +29,8 @@ from .losses import LossConfig, make_loss
 from .metrics import psnr
 from .model import Model, Normalization
 from .simulate import Acquisition, HRTEMOptics, ScanArtifacts, SceneConfig, acquire, camera_blur, scanned, simulate_scene
-from .simulate.scene import AtomicScene, random_atomic_scene, simulate_atomic
+from .simulate.scene import AtomicScene, log_uniform, random_atomic_scene, simulate_atomic
 from .unet import UNetConfig
-
-
-def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
-    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
 
 @dataclass(frozen=True)
@@ -67,6 +63,8 @@ class SimDistribution:
     atomic_pixel_size: tuple[float, float] = (0.05, 1.0)  #: Å, atomic scenes
     atomic_haadf_electrons: tuple[float, float] = (1.0, 3000.0)  #: incident e⁻ per probe position, atomic HAADF
     atomic_hrtem_electrons: tuple[float, float] = (0.5, 300.0)  #: e⁻ per pixel, atomic HRTEM
+    atomic_particles: float = 0.45  #: fraction of atomic scenes that are nanoparticles on a support (the rest crystals, boundaries)
+    atomic_corrected: float = 0.8  #: fraction of atomic HAADF scenes imaged with an aberration-corrected probe
 
     def __post_init__(self) -> None:
         if not self.modalities or any(m not in ("haadf", "hrtem") for m in self.modalities):
@@ -80,8 +78,9 @@ class SimDistribution:
             raise LowdoseError(f"hrtem_camera_psf must be a range 0 <= low <= high, got {lo}, {hi}")
         if not 0.0 <= self.hrtem_counting <= 1.0:
             raise LowdoseError(f"hrtem_counting must be a fraction in [0, 1], got {self.hrtem_counting}")
-        if not 0.0 <= self.atomic_fraction <= 1.0:
-            raise LowdoseError(f"atomic_fraction must be a fraction in [0, 1], got {self.atomic_fraction}")
+        for name in ("atomic_fraction", "atomic_particles", "atomic_corrected"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise LowdoseError(f"{name} must be a fraction in [0, 1], got {getattr(self, name)}")
 
     def sample(self, rng: np.random.Generator, size: int) -> tuple[SceneConfig | AtomicScene, Acquisition]:
         """One random (scene, acquisition) of ``size`` x ``size`` pixels."""
@@ -100,21 +99,21 @@ class SimDistribution:
             modality=modality,
         )
         detector = dict(
-            detector_gain=_log_uniform(rng, 1.0, 50.0),
+            detector_gain=log_uniform(rng, 1.0, 50.0),
             detector_offset=float(rng.uniform(0, 500)),
             read_noise=float(rng.uniform(0, 5)),
         )
         if modality == "haadf":
-            px = _log_uniform(rng, *self.haadf_pixel_size)
+            px = log_uniform(rng, *self.haadf_pixel_size)
             scene = SceneConfig(
                 pixel_size=px,
-                island_size=px * _log_uniform(rng, *self.particle_px),
+                island_size=px * log_uniform(rng, *self.particle_px),
                 gold_scattering=float(rng.uniform(0.15, 0.5)),
                 carbon_scattering=float(rng.uniform(0.01, 0.06)),
                 probe_sigma=float(rng.uniform(0.4, 1.5)),
                 **common,
             )
-            electrons = _log_uniform(rng, *self.haadf_electrons)
+            electrons = log_uniform(rng, *self.haadf_electrons)
             acq = Acquisition(
                 dose=electrons / px**2,
                 dwell_us=float(rng.choice(self.dwell_us)),
@@ -122,7 +121,7 @@ class SimDistribution:
                 **detector,
             )
             return scene, acq
-        px = _log_uniform(rng, *self.hrtem_pixel_size)
+        px = log_uniform(rng, *self.hrtem_pixel_size)
         corrected = rng.random() < 0.3  # aberration-corrected microscope: small Cs, near focus
         optics = HRTEMOptics(
             voltage_kv=float(rng.choice(self.voltages_kv)),
@@ -135,8 +134,8 @@ class SimDistribution:
             metal_phase=float(rng.uniform(0.5, 2.0)),
             amplitude_contrast=float(rng.uniform(0.02, 0.15)),
         )
-        scene = SceneConfig(pixel_size=px, island_size=px * _log_uniform(rng, *self.particle_px), optics=optics, **common)
-        electrons = _log_uniform(rng, *self.hrtem_electrons)
+        scene = SceneConfig(pixel_size=px, island_size=px * log_uniform(rng, *self.particle_px), optics=optics, **common)
+        electrons = log_uniform(rng, *self.hrtem_electrons)
         acq = Acquisition(dose=electrons / px**2, dwell_us=1.0, artifacts=ScanArtifacts.none(), **detector)
         if self.hrtem_counting < 1.0 and rng.random() >= self.hrtem_counting:  # no draw at the defaults: their sequence is unchanged
             acq = replace(acq, camera_psf_px=float(rng.uniform(*self.hrtem_camera_psf)))
@@ -144,14 +143,14 @@ class SimDistribution:
 
 
     def _sample_atomic(self, rng: np.random.Generator, size: int, modality: str) -> tuple[AtomicScene, Acquisition]:
-        scene = random_atomic_scene(rng, modality, size, self.atomic_pixel_size)
+        scene = random_atomic_scene(rng, modality, size, self.atomic_pixel_size, particles=self.atomic_particles, corrected=self.atomic_corrected)
         px = scene.pixel_size
-        detector = dict(detector_gain=_log_uniform(rng, 1.0, 50.0), detector_offset=float(rng.uniform(0, 500)), read_noise=float(rng.uniform(0, 5)))
+        detector = dict(detector_gain=log_uniform(rng, 1.0, 50.0), detector_offset=float(rng.uniform(0, 500)), read_noise=float(rng.uniform(0, 5)))
         if modality == "haadf":
-            electrons = _log_uniform(rng, *self.atomic_haadf_electrons)
+            electrons = log_uniform(rng, *self.atomic_haadf_electrons)
             art = ScanArtifacts().scaled(float(rng.uniform(*self.artifact_scale)))
             return scene, Acquisition(dose=electrons / px**2, dwell_us=float(rng.choice(self.dwell_us)), artifacts=art, **detector)
-        electrons = _log_uniform(rng, *self.atomic_hrtem_electrons)
+        electrons = log_uniform(rng, *self.atomic_hrtem_electrons)
         acq = Acquisition(dose=electrons / px**2, dwell_us=1.0, artifacts=ScanArtifacts.none(), **detector)
         if self.hrtem_counting < 1.0 and rng.random() >= self.hrtem_counting:
             acq = replace(acq, camera_psf_px=float(rng.uniform(*self.hrtem_camera_psf)))
@@ -230,6 +229,9 @@ class TrainProgress:
     best_val_psnr: float | None = None
     message: str = ""
     best_step: int | None = None  #: step of the best weights so far (0: the starting weights)
+    #: the new best weights (a state dict), only on the record where they were found: a caller may save
+    #: them as a checkpoint, so that a run stopped or crashed later keeps its best result
+    best_weights: dict | None = field(default=None, repr=False)
 
 
 def _normalised(noisy: np.ndarray, clean: np.ndarray, norm: Normalization) -> tuple[np.ndarray, np.ndarray]:
@@ -328,14 +330,16 @@ def iter_train_simulated(cfg: SimTrainConfig, model: Model | None = None, device
                         ema[k].copy_(v)
         elapsed = time.perf_counter() - start
         last = step == cfg.steps or (cfg.max_seconds is not None and elapsed > cfg.max_seconds)
-        val_psnr = None
+        val_psnr = new_best = None
         if step % cfg.validate_every == 0 or last:
             if ema is not None:
                 scored.load_state_dict(ema)
             val_psnr = _validate(scored, val, device)
             if val_psnr > best_psnr:
                 best_psnr, best_state, best_step = val_psnr, copy.deepcopy(scored.state_dict()), step
-        yield TrainProgress(step, cfg.steps, float(loss.detach()), elapsed, terms, val_psnr, best_psnr if best_state else None, best_step=best_step)
+                new_best = best_state
+        yield TrainProgress(step, cfg.steps, float(loss.detach()), elapsed, terms, val_psnr, best_psnr if best_state else None,
+                            best_step=best_step, best_weights=new_best)
         if last:
             break
     if best_state is not None:

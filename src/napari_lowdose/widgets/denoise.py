@@ -178,7 +178,8 @@ class DenoiseWidget(QWidget):
         if layer is None:
             return
         if not self._user_model:
-            name, why = choose_model(layer.metadata.get("mode"))
+            px = float(layer.scale[-1]) if tuple(layer.units[-1:]) == ("angstrom",) else None
+            name, why = choose_model(layer.metadata.get("mode"), px)
             if self.model is None or self.model_combo.currentData() != name:
                 self.set_model(name)
             self._say_choice(why)

@@ -109,7 +109,8 @@ def simulate_atomic(scene: AtomicScene, seed: int = 0) -> np.ndarray:
     return render(build_specimen(scene, rng), scene)
 
 
-def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+def log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    """A draw whose logarithm is uniform between ``lo`` and ``hi`` (both > 0): for scale-like values."""
     return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
 
@@ -117,14 +118,18 @@ CRYSTALS = ("Au", "Pt", "Pd", "Ag", "Cu", "SrTiO3", "BaTiO3", "CeO2", "MgO", "Na
 METALS = ("Au", "Pt", "Pd", "Ag", "Cu")
 
 
-def random_atomic_scene(rng: np.random.Generator, modality: str, size: int, pixel_size: tuple[float, float] = (0.08, 1.0)) -> AtomicScene:
+def random_atomic_scene(rng: np.random.Generator, modality: str, size: int, pixel_size: tuple[float, float] = (0.08, 1.0),
+                        particles: float = 0.45, corrected: float = 0.8) -> AtomicScene:
     """A random scene of ``size`` x ``size`` pixels: a crystal slab (zone axis or a random
     orientation, defects, sometimes a grain or twin boundary) or nanoparticles on a support, imaged with
-    random optics. Pixel sizes log-uniform in ``pixel_size`` Å."""
-    px = _log_uniform(rng, *pixel_size)
+    random optics. Pixel sizes log-uniform in ``pixel_size`` Å; ``particles``: the fraction of particle
+    scenes (the rest: crystals 78 %, twins 11 %, grain boundaries 11 %); ``corrected``: the fraction of
+    HAADF scenes with an aberration-corrected probe (18-35 mrad, small Cs), the rest uncorrected (8-14 mrad)."""
+    px = log_uniform(rng, *pixel_size)
     field_ = size * px
     u = rng.random()
-    kind = "particles" if u < 0.45 else ("crystal" if u < 0.88 else ("twin" if u < 0.94 else "boundary"))
+    rest = 1.0 - particles
+    kind = "particles" if u < particles else ("crystal" if u < particles + rest * 0.43 / 0.55 else ("twin" if u < particles + rest * 0.49 / 0.55 else "boundary"))
     if kind == "particles":
         structure = str(rng.choice(METALS))
         dmax = max(12.0, min(80.0, 0.8 * field_))
@@ -143,7 +148,7 @@ def random_atomic_scene(rng: np.random.Generator, modality: str, size: int, pixe
         zone = zones[int(rng.integers(len(zones)))] if rng.random() < 0.85 else tuple(rng.integers(-3, 4, 3).tolist() or [1, 2, 3])
         if not any(zone):
             zone = (1, 2, 3)
-        thickness = _log_uniform(rng, 15.0, 300.0 if modality == "haadf" else 80.0)
+        thickness = log_uniform(rng, 15.0, 300.0 if modality == "haadf" else 80.0)
     defects = spm.Defects(
         vacancies=float(rng.choice([0.0, rng.uniform(0.0, 0.08)])),
         substitutions=float(rng.choice([0.0, 0.0, rng.uniform(0.0, 0.05)])),
@@ -154,19 +159,19 @@ def random_atomic_scene(rng: np.random.Generator, modality: str, size: int, pixe
     )
     if modality == "haadf":
         voltage = float(rng.choice([60.0, 80.0, 200.0, 300.0]))
-        corrected = rng.random() < 0.8
+        aberration_corrected = rng.random() < corrected
         probe = STEMProbe(
             voltage_kv=voltage,
-            convergence_mrad=float(rng.uniform(18, 35) if corrected else rng.uniform(8, 14)),
-            defocus=float(rng.normal(0, 30 if corrected else 60)),
-            cs_mm=float(rng.uniform(-0.005, 0.005) if corrected else rng.uniform(0.5, 1.2)),
+            convergence_mrad=float(rng.uniform(18, 35) if aberration_corrected else rng.uniform(8, 14)),
+            defocus=float(rng.normal(0, 30 if aberration_corrected else 60)),
+            cs_mm=float(rng.uniform(-0.005, 0.005) if aberration_corrected else rng.uniform(0.5, 1.2)),
             astigmatism=float(abs(rng.normal(0, 15))),
             astigmatism_angle=float(rng.uniform(0, 180)),
             coma=float(abs(rng.normal(0, 150))),
             coma_angle=float(rng.uniform(0, 360)),
             source_size=float(rng.uniform(0.2, 0.7)),
         )
-        detector = HAADFDetector(gold_cross_section=_log_uniform(rng, 0.004, 0.02), gamma=float(rng.uniform(1.5, 2.0)), thermal_sigma=float(rng.uniform(0.05, 0.12)))
+        detector = HAADFDetector(gold_cross_section=log_uniform(rng, 0.004, 0.02), gamma=float(rng.uniform(1.5, 2.0)), thermal_sigma=float(rng.uniform(0.05, 0.12)))
         return AtomicScene(structure, kind, "haadf", (size, size), px, zone, float(rng.uniform(0, 360)), float(rng.uniform(0, 20)), thickness,
                            support=str(rng.choice(["C", "C", "SiN"])), support_thickness=float(rng.uniform(0, 60)), defects=defects, probe=probe, detector=detector, **extra)
     corrected = rng.random() < 0.5
