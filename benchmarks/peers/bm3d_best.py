@@ -18,7 +18,8 @@ default) runs both and keeps the better, twice the time: plain won four of five 
 by 0.14-0.55 dB, the Anscombe route the fifth by 0.03 dB (benchmarks/peers/README.md).
 Either way the sigma grid is
 in units of the noise std estimated from the image being denoised (after the transform, if any):
-median absolute deviation of the finest diagonal Haar detail / 0.6745 (Donoho 1995). The estimate
+median absolute deviation of the finest diagonal Haar detail / 0.6745 (Donoho 1995), or its rms where
+the MAD is 0 (sparse counts: most pixels hold no electron, as at 0.003-0.6 counts/px in the abTEM set). The estimate
 only centres the grid; the oracle picks the factor.
 """
 
@@ -39,7 +40,9 @@ def noise_std(x: np.ndarray) -> float:
     ny, nx = (x.shape[0] // 2) * 2, (x.shape[1] // 2) * 2
     x = x[:ny, :nx]
     d = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2.0
-    return float(np.median(np.abs(d - np.median(d))) / 0.6745)
+    mad = float(np.median(np.abs(d - np.median(d))) / 0.6745)
+    # sparse counts (most pixels 0, a fraction of an electron per pixel) give a MAD of 0: the rms instead
+    return mad if mad > 0 else float(np.sqrt(np.mean(d**2)))
 
 
 def anscombe(x: np.ndarray, gain: float = 1.0, offset: float = 0.0, read_noise: float = 0.0) -> np.ndarray:
