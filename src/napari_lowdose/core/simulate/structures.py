@@ -179,11 +179,13 @@ def fill_box(cr: Crystal, rotation: np.ndarray, box: tuple[float, float, float],
     if n > 3e7:
         raise LowdoseError(f"the specimen box {box} Å would hold too many atoms ({n:.2g}); make it smaller")
     grid = np.stack(np.meshgrid(*(np.arange(a, b) for a, b in zip(lo, hi)), indexing="ij"), -1).reshape(-1, 1, 3)
-    pos_frac = (grid + cr.fractional[None]).reshape(-1, 3)
-    cart = pos_frac @ cr.cell @ rotation.T + origin
-    sym = np.tile(np.asarray(cr.symbols), len(grid))
+    # cartesian = (cell origin + fractional offset of the basis atom) @ M + origin, M = cell R^T: the cell
+    # origins and the basis are transformed apart and summed (float32 would round: float64 throughout)
+    m = cr.cell @ rotation.T
+    cart = ((grid.reshape(-1, 3) @ m)[:, None, :] + (cr.fractional @ m)[None] + origin).reshape(-1, 3)
     inside = (cart[:, 0] >= 0) & (cart[:, 0] < lx) & (cart[:, 1] >= 0) & (cart[:, 1] < ly) & (cart[:, 2] >= 0) & (cart[:, 2] < lz)
-    return sym[inside], cart[inside]
+    keep = np.flatnonzero(inside)
+    return np.asarray(cr.symbols)[keep % len(cr.symbols)], cart[keep]
 
 
 def plane_spacings(cr: Crystal, zone: tuple[float, float, float], max_index: int = 2) -> list[tuple[tuple[int, int, int], float]]:
