@@ -63,11 +63,16 @@ def _version() -> str:
 # ------------------------------------------------------------------------------------- denoise
 def _model_for(args, image, cache: dict):
     """(model, why) for one image: the named model, or with ``--model auto`` the bundled model for the
-    mode the file records (STEM: haadf, TEM: hrtem; the default when it records none) and its pixel size."""
+    mode the file records (STEM: haadf, TEM: hrtem; the default when it records none) and its pixel size;
+    ``--model haadf`` / ``hrtem`` name a modality: its bundled model for the image's pixel size."""
     from .core.choose import choose_model
     from .core.model import load_model
 
-    if args.model not in (None, "auto"):
+    if args.model in ("haadf", "hrtem"):  # a modality: its best bundled model for this pixel size
+        mode = "stem" if args.model == "haadf" else "tem"
+        name, why = choose_model(mode, image.pixel_size)
+        why = None if name == args.model else f"{name}: the {args.model} model for this pixel size ({image.pixel_size:.3g} Å)"
+    elif args.model not in (None, "auto"):
         name, why = args.model, None
     else:
         name, why = choose_model(image.metadata.get("mode"), image.pixel_size)
