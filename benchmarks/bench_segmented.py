@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import torch  # noqa: E402
 
 from napari_lowdose.core.metrics import psnr  # noqa: E402
+from napari_lowdose.core.segmented.dpc import integrate_gradient  # noqa: E402
 from napari_lowdose.core.segmented.learned import POT_SCALE, load_segmented, sample_features  # noqa: E402
 from napari_lowdose.core.segmented.simulate import SegmentedDetector, SegmentedScene, simulate_segments  # noqa: E402
 from napari_lowdose.core.segmented.train import DETECTOR_INNER, PIXEL_SIZE, PROBE, geometry  # noqa: E402
@@ -62,7 +63,7 @@ def zero_mean(a):
 
 def score(est, truth):
     e, t = zero_mean(est), zero_mean(truth)
-    return {"psnr": psnr(e, t), "r": float(np.corrcoef(e.ravel(), t.ravel())[0, 1])}
+    return {"psnr": psnr(e, t), "r": float(np.corrcoef(e.ravel(), t.ravel())[0, 1]), "std_ratio": float(e.std() / t.std())}
 
 
 def idpc(segs, sc):
@@ -98,14 +99,16 @@ def main() -> None:
         sc = smp.scene
         truth = smp.potential
         clean = score(idpc(smp.segments, sc), truth)
+        # the simulator's own ideal centre of mass, integrated: checks simulator + integration against the truth
+        com = score(integrate_gradient(smp.com[0], smp.com[1], sc.pixel_size) / geometry().sigma, truth)
         for dose in DOSES:
             res: dict[str, list] = {}
             for ns in range(a.noise_seeds):
                 counts = smp.noisy(dose, seed=ns)
                 add = lambda k, v: res.setdefault(k, []).append(v)  # noqa: E731
                 add("iDPC", score(idpc(counts, sc), truth))
-                filtered = [score(idpc(np.stack([ndimage.gaussian_filter(c, s) for c in counts]), sc), truth) | {"sigma": s}
-                            for s in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)]
+                filtered = [score(idpc(np.stack([ndimage.gaussian_filter(c, s) if s else c for c in counts]), sc), truth) | {"sigma": s}
+                            for s in (0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)]
                 best = max(filtered, key=lambda d: d["psnr"])  # oracle: the sigma (px) with the best PSNR against the truth
                 add("iDPC, oracle Gaussian", best)
                 for name, m in models.items():
@@ -113,7 +116,7 @@ def main() -> None:
                     if m.metadata:
                         add(name + " (metadata unknown)", score(learned(m, counts, sc, meta_known=False), truth))
             row = {"structure": sc.structure, "thickness": sc.thickness, "tilt": sc.tilt_mrad, "rotation": sc.detector.rotation_deg, "flip": sc.detector.flip,
-                   "dose": dose, "noise_free_idpc": clean,
+                   "dose": dose, "noise_free_idpc": clean, "noise_free_com": com,
                    "methods": {k: {"psnr": float(np.mean([v["psnr"] for v in vs])), "r": float(np.mean([v["r"] for v in vs])),
                                    **({"sigma": [v["sigma"] for v in vs]} if "sigma" in vs[0] else {})} for k, vs in res.items()}}
             rows.append(row)
@@ -125,11 +128,12 @@ def main() -> None:
 
 def print_table(rows) -> None:
     names = list(rows[0]["methods"])
-    print("| structure | t (Å) | dose (e/Å²) | " + " | ".join(names) + " |")
-    print("|---|---|---|" + "---|" * len(names))
+    print("| structure | t (Å) | dose (e/Å²) | " + " | ".join(names) + " | iDPC noise-free | COM noise-free |")
+    print("|---|---|---|" + "---|" * (len(names) + 2))
     for r in rows:
         cells = " | ".join(f"{r['methods'][n]['psnr']:.1f} dB / {r['methods'][n]['r']:.3f}" for n in names)
-        print(f"| {r['structure']} | {r['thickness']:.0f} | {r['dose']:.0f} | {cells} |")
+        clean = " | ".join(f"{r[k]['psnr']:.1f} dB / {r[k]['r']:.3f} (std x{r[k]['std_ratio']:.2f})" for k in ("noise_free_idpc", "noise_free_com"))
+        print(f"| {r['structure']} | {r['thickness']:.0f} | {r['dose']:.0f} | {cells} | {clean} |")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Train the bundled segmented-detector model (issue 19) on the project's simulator.
 
     python scripts/train_segmented.py generate --train 200 --val 16        # noise-free samples -> runs/segmented_data.npz
-    python scripts/train_segmented.py train --minutes 20 [--no-metadata] -o src/napari_lowdose/models/segmented
+    python scripts/train_segmented.py train --minutes 20 -o src/napari_lowdose/models/segmented                        # shipped
+    python scripts/train_segmented.py train --minutes 20 --steps 1172 --no-metadata -o runs/segmented-nometa           # ablation
 
 Run with one thread and low priority (OMP_NUM_THREADS=1 nice -n 10); the log is printed line by line.
 """
@@ -45,10 +46,10 @@ def generate(n_train: int, n_val: int, seed: int) -> None:
                 tmp.replace(DATA)
 
 
-def train(minutes: float, metadata: bool, output: Path, seed: int) -> None:
+def train(minutes: float, metadata: bool, output: Path, seed: int, steps: int | None = None) -> None:
     torch.set_num_threads(1)
     data = pickle.loads(DATA.read_bytes())
-    cfg = SegTrainConfig(minutes=minutes, metadata=metadata, seed=seed)
+    cfg = SegTrainConfig(minutes=minutes, steps=steps, metadata=metadata, seed=seed)
     print(f"training on {len(data['train'])} samples, validating on {len(data['val'])}; {cfg}", flush=True)
     model = drive(iter_train_segmented(data["train"], data["val"], cfg),
                   lambda r: print(json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in r.items()}), flush=True))
@@ -68,12 +69,13 @@ def main() -> None:
     t.add_argument("--minutes", type=float, default=20.0)
     t.add_argument("--no-metadata", action="store_true")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--steps", type=int, default=None, help="stop after this many steps (or --minutes, whichever first)")
     t.add_argument("-o", "--output", type=Path, required=True)
     a = p.parse_args()
     if a.cmd == "generate":
         generate(a.train, a.val, a.seed)
     else:
-        train(a.minutes, not a.no_metadata, a.output, a.seed)
+        train(a.minutes, not a.no_metadata, a.output, a.seed, a.steps)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ def test_panel_reconstructs_a_four_channel_layer(make_napari_viewer, qtbot):
     assert widget.source.currentText() == "DF4 segments" and not widget.parts[0].isEnabled()
     widget.run()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60000)
-    out = viewer.layers["DF4 segments potential (V·Å)"]
+    out = viewer.layers["DF4 segments idpc potential (V·Å)"]
     assert out.data.shape == (64, 64) and tuple(out.scale) == (0.25, 0.25)
     assert np.corrcoef(out.data.ravel(), phi.ravel())[0, 1] > 0.99
     assert abs(widget.result.rotation_deg - 25.0) < 2.0 and "minimum curl" in widget.status.text()
@@ -44,7 +44,7 @@ def test_panel_with_four_layers_and_a_bad_rotation(make_napari_viewer, qtbot):
     widget.rotation.setText("0")
     widget.run()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60000)
-    out = viewer.layers["seg A (A) potential (V·Å)"]
+    out = viewer.layers["seg A (A) idpc potential (V·Å)"]
     assert np.corrcoef(out.data.ravel(), phi.ravel())[0, 1] > 0.99 and "(given)" in widget.status.text()
     widget.parts[1].setCurrentText("seg A")
     widget.run()

@@ -3,7 +3,7 @@
 Thin: it takes the segments (one 4-channel layer, as the reader opens a Velox DF4 file, or four layers
 chosen as A, B, C, D), the rotation (auto or degrees), the flip, the optics, the thickness and tilt
 if known and the method, and runs ``core.segmented.reconstruct.iter_phase`` on a worker thread. Output:
-a "<name> potential (V·Å)" image layer with the segments' scale, and the DPC field as a vectors layer.
+a "<name> <method> potential (V·Å)" image layer with the segments' scale, and the DPC field as a vectors layer.
 Convention: A faces +x, B +y, C -x, D -y at rotation 0 (``core/segmented/dpc.py``).
 """
 
@@ -174,7 +174,7 @@ class SegmentedWidget(QWidget):
         units = tuple(layer.units[-2:])
         meta = {"provenance": {"processing": f"phase reconstruction ({result.method})", "model": result.method, "input": layer.name,
                                "rotation_deg": result.rotation_deg, "quantity": "projected potential (V·Å)"}}
-        out = f"{name} potential (V·Å)"
+        out = f"{name} {result.method} potential (V·Å)"
         if out in self.viewer.layers:
             self.viewer.layers[out].data = result.potential
         else:

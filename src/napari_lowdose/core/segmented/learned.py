@@ -72,18 +72,33 @@ class SegmentedModel:
         return bool(self.card.get("metadata", True))
 
 
+def _atomic(path: Path, write) -> None:
+    """``write(tmp)`` to a temporary file beside ``path``, then rename it over ``path``."""
+    import tempfile
+
+    from ..files import default_file_mode
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, default_file_mode())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def save_segmented(model: SegmentedModel, path: str | os.PathLike) -> Path:
-    """Write PATH.safetensors and PATH.json atomically."""
+    """Write PATH.safetensors and PATH.json atomically (the card last)."""
     from safetensors.torch import save_file
 
-    from ...io.write import atomic_write
-
     path = Path(path).with_suffix(".safetensors")
+    if not path.parent.is_dir():
+        raise LowdoseError(f"cannot save the model: folder {path.parent} does not exist")
     state = {k: v.detach().cpu().contiguous() for k, v in model.net.state_dict().items()}
-    with atomic_write(path) as tmp:
-        save_file(state, str(tmp))
-    with atomic_write(path.with_suffix(".json")) as tmp:
-        Path(tmp).write_text(json.dumps(model.card, indent=2) + "\n")
+    _atomic(path, lambda tmp: save_file(state, tmp))
+    _atomic(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(model.card, indent=2) + "\n"))
     return path
 
 
