@@ -76,7 +76,7 @@ def segmented_panel() -> None:
     35°), the learned reconstruction with the rotation found automatically, next to the truth."""
     import napari
 
-    from napari_lowdose._viewer import grid, scale_bar
+    from napari_lowdose._viewer import camera, grid, scale_bar
     from napari_lowdose.core.segmented.simulate import SegmentedDetector, SegmentedScene, simulate_segments
 
     sc = SegmentedScene(structure="SrTiO3", thickness=60.0, tilt_mrad=(2.0, -3.0), in_plane_deg=17.0, shape=(96, 96),
@@ -100,6 +100,7 @@ def segmented_panel() -> None:
     scale_bar(viewer).visible = True
     pump(1.0)
     viewer.reset_view()
+    camera(viewer).zoom *= 1.6
     shoot(viewer, "segmented.png")
     viewer.close()
 

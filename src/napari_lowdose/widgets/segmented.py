@@ -47,6 +47,7 @@ class SegmentedWidget(QWidget):
         self.viewer = napari_viewer
         self.worker = None
         self.result = None
+        self._last_output = ""
 
         self.source = QComboBox()
         self.source.setToolTip("A 4-channel layer (segment, y, x), or the four layers chosen below. " + HELP)
@@ -175,16 +176,17 @@ class SegmentedWidget(QWidget):
         meta = {"provenance": {"processing": f"phase reconstruction ({result.method})", "model": result.method, "input": layer.name,
                                "rotation_deg": result.rotation_deg, "quantity": "projected potential (V·Å)"}}
         out = f"{name} {result.method} potential (V·Å)"
+        self._last_output = out
         if out in self.viewer.layers:
             self.viewer.layers[out].data = result.potential
         else:
             self.viewer.add_image(result.potential, name=out, scale=scale, units=units, colormap="magma", metadata=meta)
-        self._add_vectors(result, scale, f"{name} DPC field")
+        self._add_vectors(result, scale, units, f"{name} DPC field")
         how = "found by minimum curl" if result.rotation_found else "given"
         self.status.setText(f"{result.method}: potential {result.potential.min():.4g} … {result.potential.max():.4g} V·Å (mean removed), "
                             f"rotation {result.rotation_deg:.1f}° ({how}).")
 
-    def _add_vectors(self, result, scale, name: str) -> None:
+    def _add_vectors(self, result, scale, units, name: str) -> None:
         """The DPC field on a grid of about 24 x 24 arrows (cheap), in the scan frame."""
         g = result.gradient
         ny, nx = g.shape[-2:]
@@ -197,7 +199,8 @@ class SegmentedWidget(QWidget):
         vec[:, 1, 0], vec[:, 1, 1] = (vy / norm * step).ravel(), (vx / norm * step).ravel()
         if name in self.viewer.layers:
             self.viewer.layers.remove(name)
-        self.viewer.add_vectors(vec, name=name, scale=scale, edge_color="cyan", edge_width=0.15 * step, visible=False)
+        self.viewer.add_vectors(vec, name=name, scale=scale, units=units, edge_color="cyan", edge_width=0.15 * step, visible=False)
+        self.viewer.layers.selection.active = self.viewer.layers[out_name] if (out_name := self._last_output) in self.viewer.layers else None
 
     def _on_finished(self) -> None:
         self.worker = None
