@@ -28,10 +28,11 @@ sys.path.insert(0, str(ROOT / "src"))
 import torch  # noqa: E402
 
 from napari_lowdose.core.metrics import psnr  # noqa: E402
-from napari_lowdose.core.segmented.dpc import detector_differences, find_rotation, integrate_gradient  # noqa: E402
+from napari_lowdose.core.segmented.dpc import DetectorGeometry, detector_differences, find_rotation, integrate_gradient  # noqa: E402
 from napari_lowdose.core.segmented.learned import POT_SCALE, load_segmented, sample_features  # noqa: E402
 from napari_lowdose.core.segmented.simulate import SegmentedDetector, SegmentedScene, simulate_segments  # noqa: E402
-from napari_lowdose.core.segmented.train import DETECTOR_INNER, PIXEL_SIZE, PROBE, geometry  # noqa: E402
+from napari_lowdose.core.segmented.train import DETECTOR_INNER, PIXEL_SIZE, PROBE  # noqa: E402
+from napari_lowdose.core.simulate.optics import STEMProbe  # noqa: E402
 
 DOSES = (1000.0, 10000.0)  #: e-/Å² (at 0.25 Å pixels: 62 and 625 electrons per probe position)
 SCENES = [  # (structure, zone, thickness Å, tilt mrad, in-plane deg, detector rotation deg, flip)
@@ -41,16 +42,21 @@ SCENES = [  # (structure, zone, thickness Å, tilt mrad, in-plane deg, detector 
     ("GaN", (1, 1, 0), 120.0, (6.0, 0.0), 33.0, -20.0, False),
     ("NaCl", (0, 0, 1), 100.0, (3.0, 3.0), 21.0, 70.0, False),  # a structure the model never saw in training
 ]
+#: out of the training distribution: another probe (200 kV, 18 mrad) and detector (5-30 mrad), the model's own calibration
+OOD_PROBE = STEMProbe(voltage_kv=200.0, convergence_mrad=18.0, source_size=0.3)
+OOD = [("SrTiO3", (0, 0, 1), 60.0, (2.0, -3.0), 17.0, 35.0, False)]
 CACHE = ROOT / "runs" / "bench_segmented_scenes.pkl"
 
 
 def scenes():
     out = pickle.loads(CACHE.read_bytes()) if CACHE.exists() else []
-    for k, (name, zone, t, tilt, ang, rot, flip) in enumerate(SCENES):
+    for k, (name, zone, t, tilt, ang, rot, flip) in enumerate(SCENES + OOD):
         if k < len(out):
             continue
+        ood = k >= len(SCENES)
+        det = SegmentedDetector(inner_mrad=5.0 if ood else DETECTOR_INNER, outer_mrad=30.0 if ood else 40.0, rotation_deg=rot, flip=flip)
         sc = SegmentedScene(structure=name, zone=zone, thickness=t, tilt_mrad=tilt, in_plane_deg=ang, shape=(96, 96), pixel_size=PIXEL_SIZE,
-                            probe=PROBE, detector=SegmentedDetector(inner_mrad=DETECTOR_INNER, outer_mrad=40.0, rotation_deg=rot, flip=flip))
+                            probe=OOD_PROBE if ood else PROBE, detector=det)
         out.append(simulate_segments(sc, seed=700 + k))
     CACHE.parent.mkdir(exist_ok=True)
     CACHE.write_bytes(pickle.dumps(out))
@@ -67,14 +73,18 @@ def score(est, truth):
     return {"psnr": psnr(e, t), "r": float(np.corrcoef(e.ravel(), t.ravel())[0, 1]), "std_ratio": float(e.std() / t.std())}
 
 
+def geometry_of(sc):
+    return DetectorGeometry(sc.probe.voltage_kv, sc.probe.convergence_mrad, sc.detector.inner_mrad)
+
+
 def idpc(segs, sc):
-    x = sample_features(segs, sc.detector.rotation_deg, sc.detector.flip, geometry(), sc.pixel_size, None, None, False)
+    x = sample_features(segs, sc.detector.rotation_deg, sc.detector.flip, geometry_of(sc), sc.pixel_size, None, None, False)
     return x[3] * POT_SCALE
 
 
 def learned(model, segs, sc, meta_known=True):
     thick, tilt = (sc.thickness, sc.tilt_mrad) if meta_known else (None, None)
-    x = sample_features(segs, sc.detector.rotation_deg, sc.detector.flip, geometry(), sc.pixel_size, thick, tilt, model.metadata)
+    x = sample_features(segs, sc.detector.rotation_deg, sc.detector.flip, geometry_of(sc), sc.pixel_size, thick, tilt, model.metadata)
     with torch.no_grad():
         return model.net(torch.from_numpy(x)[None])[0, 0].numpy() * POT_SCALE
 
@@ -101,7 +111,7 @@ def main() -> None:
         truth = smp.potential
         clean = score(idpc(smp.segments, sc), truth)
         # the simulator's own ideal centre of mass, integrated: checks simulator + integration against the truth
-        com = score(integrate_gradient(smp.com[0], smp.com[1], sc.pixel_size) / geometry().sigma, truth)
+        com = score(integrate_gradient(smp.com[0], smp.com[1], sc.pixel_size) / geometry_of(sc).sigma, truth)
         for dose in DOSES:
             res: dict[str, list] = {}
             for ns in range(a.noise_seeds):
@@ -118,7 +128,7 @@ def main() -> None:
                     add(name, score(learned(m, counts, sc), truth))
                     if m.metadata:
                         add(name + " (metadata unknown)", score(learned(m, counts, sc, meta_known=False), truth))
-            row = {"structure": sc.structure, "thickness": sc.thickness, "tilt": sc.tilt_mrad, "rotation": sc.detector.rotation_deg, "flip": sc.detector.flip,
+            row = {"structure": sc.structure + (" (200 kV, 18 mrad: out of training)" if sc.probe.voltage_kv != PROBE.voltage_kv else ""), "thickness": sc.thickness, "tilt": sc.tilt_mrad, "rotation": sc.detector.rotation_deg, "flip": sc.detector.flip,
                    "dose": dose, "noise_free_idpc": clean, "noise_free_com": com,
                    "rotation_error_deg": res.pop("_rotation_error"),
                    "methods": {k: {"psnr": float(np.mean([v["psnr"] for v in vs])), "r": float(np.mean([v["r"] for v in vs])),

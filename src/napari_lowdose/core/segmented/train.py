@@ -61,8 +61,8 @@ class SegTrainConfig:
     lr: float = 1e-3
     dose_range: tuple[float, float] = (200.0, 20000.0)
     metadata: bool = True
-    depth: int = 3
-    base_channels: int = 32
+    depth: int = 4
+    base_channels: int = 16
     seed: int = 0
     validate_every: int = 100
 
