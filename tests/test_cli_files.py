@@ -130,7 +130,7 @@ def test_view_opens_what_it_can_and_reports_the_rest(tmp_path, capsys, real_data
     viewer = _Viewer()
     files = [real_data / "Acquisition_18.emd", real_data / "08_carbon.dm3", real_data / "4d" / "fei_example_dpc_titles.emd"]
     assert open_files(viewer, files) == 1
-    assert "Acquisition_18" in viewer.layers and "fei_example_dpc_titles DF4-A" in viewer.layers
+    assert "Acquisition_18" in viewer.layers and "fei_example_dpc_titles DF4 segments" in viewer.layers
     err = capsys.readouterr().err
     assert "08_carbon.dm3" in err and "EELS spectrum" in err
     assert "skipped: fei_example_dpc_titles.emd signal 'DPC' holds complex numbers" in err

@@ -104,7 +104,8 @@ def test_a_file_with_one_bad_signal_opens_the_others_and_warns_by_name(make_napa
     monkeypatch.setattr(_reader, "_warn", warned.append)
     viewer = make_napari_viewer()
     viewer.open(str(real_data / "4d" / "fei_example_dpc_titles.emd"), plugin=PLUGIN)
-    assert len(viewer.layers) == 8 and "fei_example_dpc_titles DF4-A" in viewer.layers
+    # DF4-A .. DF4-D open as one 4-channel layer (issue 19), the file's A-C, B-D, iDPC, Filtered iDPC as they are
+    assert len(viewer.layers) == 5 and viewer.layers["fei_example_dpc_titles DF4 segments"].data.shape[0] == 4
     assert len(warned) == 1 and "signal 'DPC' holds complex numbers" in warned[0]
     viewer.open(str(real_data / "4d" / "Si100_4D.emd"), plugin=PLUGIN)
     assert viewer.layers["Si100_4D"].metadata["kind"] == "4D-STEM" and viewer.layers["Si100_4D"].data.ndim == 5

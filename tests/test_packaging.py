@@ -31,12 +31,13 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_contains_manifest_and_sample_data(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "napari_lowdose/napari.yaml" in names
-    for module in ("batch/__init__.py", "batch/cluster.py", "batch/stack.py", "batch/task.py", "batch/watch.py", "cli_batch.py", "cli_watch.py", "widgets/live.py"):
+    for module in ("batch/__init__.py", "batch/cluster.py", "batch/stack.py", "batch/task.py", "batch/watch.py", "cli_batch.py", "cli_watch.py", "widgets/live.py",
+                   "cli_phase.py", "io/segments.py", "widgets/segmented.py", "core/segmented/dpc.py", "core/segmented/learned.py"):
         assert f"napari_lowdose/{module}" in names
     for name in ("gold_islands_1us.tif", "gold_islands_4us.tif", "sample.json"):
         assert f"napari_lowdose/sample_data/{name}" in names
     weights = 0
-    for model in ("haadf", "hrtem"):  # the bundled models ship, nothing is downloaded
+    for model in ("haadf", "hrtem", "segmented"):  # the bundled models ship, nothing is downloaded
         for ext in ("safetensors", "json"):
             assert f"napari_lowdose/models/{model}.{ext}" in names
         weights += zipfile.ZipFile(wheel).getinfo(f"napari_lowdose/models/{model}.safetensors").file_size

@@ -251,11 +251,12 @@ def open_files(viewer, files) -> int:
     """Open each file on its own: a file that fails is reported (one line) and the others still open.
     Returns the number of files that failed."""
     from .io import read_image
+    from .io.segments import group_segments
 
     failed = 0
     for path in files:
         try:
-            images = read_image(path)
+            images = group_segments(read_image(path))  # DF4-A .. DF4-D: one 4-channel layer
         except LowdoseError as exc:
             failed += 1
             print(f"{PLUGIN}: error: {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .io.read import SUPPORTED_EXTENSIONS, read_image
+from .io.segments import group_segments
 
 LayerData = tuple[Any, dict, str]
 
@@ -33,7 +34,7 @@ def read_layers(path: str | Sequence[str]) -> list[LayerData]:
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     layers: list[LayerData] = []
     for p in paths:
-        images = read_image(p)
+        images = group_segments(read_image(p))  # DF4-A .. DF4-D of a segmented detector: one 4-channel layer
         for image in images:
             layers.append((image.data, image.layer_kwargs(), "image"))
         if images.skipped:  # the file opened; say which of its signals did not

@@ -23,7 +23,7 @@ def camera(viewer):
 
 
 #: the main job's dock layout: each group shares one place on the right, tabbed, its first tab in front
-DOCK_GROUPS = (("Denoise", "Fine-tune", "FFT mask"), ("Resolution", "Image info"))
+DOCK_GROUPS = (("Denoise", "Fine-tune", "FFT mask"), ("Resolution", "Image info", "Segmented detector"))
 
 
 def tabbed(name: str, docked: dict) -> bool:

@@ -538,6 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
     from . import cli_simulate
 
     cli_simulate.add_parser(sub)
+    from . import cli_phase
+    cli_phase.add_parser(sub)
     from . import cli_watch
     cli_watch.add_parser(sub)
     from . import cli_check
