@@ -179,3 +179,16 @@ def test_training_and_validation_areas(pair):
     assert t._train[0][0].shape == (192, 120) and t._val[0][0].shape == (192, 40)
     with pytest.raises(LowdoseError, match="training area"):
         FineTuner(Model.new(TINY), [replace(base, train_box=(0, 50, 0, 50))], cfg)
+
+
+def test_intensity_match_is_not_pulled_down_by_the_reference_noise():
+    from napari_lowdose.core.finetune import match_levels
+
+    rng = np.random.default_rng(0)
+    signal = 1.0 + 0.12 * ndimage.gaussian_filter(rng.standard_normal((256, 256)), 3) / 0.094  # weak contrast
+    noisy = rng.poisson(3.0 * signal).astype(float)  # 3 e/px
+    reference = 40.0 + 5.0 * rng.poisson(24.0 * signal)  # 8x the dose, gain 5, offset 40
+    gain, offset = match_levels(reference, noisy)
+    # true: noisy = (3 / 24 / 5) * (reference - 40)
+    assert gain == pytest.approx(3.0 / 24.0 / 5.0, rel=0.1)
+    assert offset == pytest.approx(-40.0 * 3.0 / 24.0 / 5.0, rel=0.15)
