@@ -10,7 +10,7 @@ image is needed, so it works on a first image of a new specimen; no peer restore
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -60,9 +60,12 @@ def iter_adapt(image: np.ndarray, model: Model, seconds: float = 60.0, device: s
     image = image[y0 : y0 + MAX_REGION, x0 : x0 + MAX_REGION]
     if not seconds > 0:
         raise LowdoseError(f"the adaptation time must be positive, got {seconds} s")
-    patch = min(patch, (int(min(image.shape) * 0.8) // model.card.architecture.multiple) * model.card.architecture.multiple)
+    mult = model.card.architecture.multiple
+    cfg = FinetuneConfig(minutes=seconds / 60.0, lr=lr, self_supervised=True, patch=32, seed=seed, validate_every=max(2.0, seconds / 8))
+    strip = max(int(round(cfg.val_fraction * image.shape[0])), 2 * mult)  # the held-out strip FineTuner cuts off the bottom
+    fits = min(image.shape[0] - strip, int(min(image.shape) * 0.8))  # patches must fit in the training area
+    cfg = replace(cfg, patch=max(32, min(patch, (fits // mult) * mult)))
     pair = prepare_pair(image, None, name="image")
-    cfg = FinetuneConfig(minutes=seconds / 60.0, lr=lr, self_supervised=True, patch=max(patch, 32), seed=seed, validate_every=max(2.0, seconds / 8))
     tuner = FineTuner(model, [pair], cfg, device=device)
     start = None
     for progress in tuner.run():
