@@ -33,6 +33,7 @@ from torch.nn import functional as F
 
 from ..errors import LowdoseError
 from ..unet import UNet, UNetConfig
+from .fuse import BandFusion
 from .data import MIN_DETECTOR, MIN_SCAN, check_4d, native, read_rows, reflect_pad_scan
 
 
@@ -60,9 +61,10 @@ class Denoise4DConfig:
     ``base_channels``: U-Net size; ``radius``: scan neighbourhood (1: the seed's 3 x 3 minus the centre,
     8 patterns; 2: 5 x 5 minus the centre, 24 patterns); ``val_fraction``: scan positions held out (never a training target) to
     choose the best weights on, every ``val_every`` steps; ``memory_mb``: RAM for training tiles (MB,
-    float32); ``chunk_rows``: scan rows per block when applying; ``match_mean``: scale each detector
-    pixel of the result so that the mean pattern equals the noisy data's (a per-pixel gain, from Gaussian-
-    smoothed means, 1 px: the sum constraint of the seed; it keeps virtual images unbiased);
+    float32); ``chunk_rows``: scan rows per block when applying; ``finish``: what is done to the network's
+    prediction: "fuse" puts the centre's own counts back band by band where the prediction is
+    systematically off (:mod:`.fuse`), "gain" only scales each detector pixel so that the mean pattern
+    equals the noisy data's (the seed's sum constraint), "none" leaves the blind-spot prediction;
     ``seed``: sampling and weights."""
 
     minutes: float = 3.0
@@ -79,7 +81,7 @@ class Denoise4DConfig:
     val_every: int = 50
     memory_mb: float = 512.0
     chunk_rows: int = 4
-    match_mean: bool = True
+    finish: str = "fuse"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -91,6 +93,8 @@ class Denoise4DConfig:
             raise LowdoseError(f"cycles must be 1..20, got {self.cycles}")
         if not 0 <= self.beta <= 1 or not 0 <= self.warmup_fraction < 1 or not 0 < self.val_fraction < 0.5:
             raise LowdoseError("beta must be in [0, 1], warmup_fraction in [0, 1) and val_fraction in (0, 0.5)")
+        if self.finish not in ("fuse", "gain", "none"):
+            raise LowdoseError(f"finish must be 'fuse', 'gain' or 'none', got {self.finish!r}")
         if self.radius not in (1, 2):
             raise LowdoseError(f"radius must be 1 (8 neighbours) or 2 (24 neighbours), got {self.radius}")
         if self.batch < 1 or self.val_every < 1 or self.chunk_rows < 1 or not self.lr > 0 or not self.memory_mb > 0:
@@ -356,15 +360,26 @@ class Denoiser4D:
         start = time.perf_counter()
         step = self.config.chunk_rows
         acc = np.zeros(data.shape[2:], np.float64)
-        share = 0.9 if self.config.match_mean else 1.0
+        finish = self.config.finish
+        share = 0.9 if finish != "none" else 1.0
+        fusion = BandFusion(tuple(data.shape[2:])) if finish == "fuse" else None
         for r0 in range(0, ny, step):
             r1 = min(ny, r0 + step)
             rows = cascade(self.nets, lambda a, b: self._rows(data, a, b), r0, r1, ny, self.config.beta) * np.float32(self.scale)
             acc += rows.sum(axis=(0, 1), dtype=np.float64)
+            if fusion is not None:
+                fusion.add(np.maximum(read_rows(data, r0, r1, name=self.name), 0), rows)
             out[r0:r1] = rows
             yield Denoise4DProgress("apply", len(self.nets) - 1, r1, share * r1 / ny, math.nan, None, self.best_val[-1], time.perf_counter() - start,
                                     f"denoised scan rows {r0}-{r1 - 1} of {ny}")
-        if self.config.match_mean:
+        if fusion is not None:
+            for r0 in range(0, ny, step):
+                r1 = min(ny, r0 + step)
+                out[r0:r1] = fusion.fuse(np.maximum(read_rows(data, r0, r1, name=self.name), 0), np.asarray(out[r0:r1], np.float32))
+            w = fusion.weights().mean(axis=(1, 2))
+            yield Denoise4DProgress("apply", len(self.nets) - 1, ny, 1.0, math.nan, None, self.best_val[-1], time.perf_counter() - start,
+                                    "centre counts put back, mean weight per band (fine to coarse): " + ", ".join(f"{v:.2f}" for v in w))
+        elif finish == "gain":
             target = self.mean_noisy if data is self.data else mean_of(data)
             gain = mean_gain(target, acc / (ny * data.shape[1])).astype(np.float32)
             for r0 in range(0, ny, step):
