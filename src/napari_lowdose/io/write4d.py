@@ -61,7 +61,10 @@ def open_4d_output(path: str | os.PathLike, shape: tuple[int, int, int, int], ca
                 fh.attrs["format"] = FORMAT_4D
                 dset = fh.create_dataset("data", shape=shape, dtype=np.float32, chunks=(1, *shape[1:]))
                 for key, value in _attrs(calibration, provenance).items():
-                    dset.attrs[key] = value if not isinstance(value, list) else np.asarray(value, float)
+                    if isinstance(value, list):
+                        numbers = all(isinstance(v, (int, float)) for v in value)
+                        value = np.asarray(value, float) if numbers else ", ".join(map(str, value))
+                    dset.attrs[key] = value
                 yield dset
     else:
         try:
