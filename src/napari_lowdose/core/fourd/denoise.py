@@ -277,7 +277,7 @@ class Denoiser4D:
         net = NeighbourNet(cfg.depth, cfg.base_channels, r)
         inputs = [reflect_pad_scan(t, r, r, r, r) for t in tiles]
         for cycle in range(cfg.cycles):
-            if self._stop:
+            if self._stop and cycle:  # the first cycle always keeps at least its untrained network (the neighbours' mean)
                 break
             if cycle:
                 inputs = []
