@@ -113,6 +113,8 @@ def main(argv=None) -> int:
     ap.add_argument("--minutes", type=float, default=3.0, help="CPU minutes of training per run (default 3)")
     ap.add_argument("--out", type=Path, default=Path("runs/bench_fourd.json"))
     ap.add_argument("--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS))
+    ap.add_argument("--crystals", nargs="+", default=list(CRYSTALS))
+    ap.add_argument("--doses", nargs="+", type=float, default=list(DOSES))
     ap.add_argument("--cache", type=Path, default=Path("runs/fourd_sim"), help="folder for the simulated truths")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -127,7 +129,7 @@ def main(argv=None) -> int:
         os.replace(tmp, args.out)
 
     for setup in ["oracles", *args.setups]:
-        for crystal in CRYSTALS:
+        for crystal in args.crystals:
             cache = args.cache / f"{crystal}.npy"
             if cache.exists():
                 base = np.load(cache)
@@ -135,7 +137,7 @@ def main(argv=None) -> int:
                 sim = simulate_4dstem(Sim4DConfig(structure=crystal), dose=1.0, seed=0)
                 base = sim.truth
                 np.save(cache, base)
-            for dose in DOSES:
+            for dose in args.doses:
                 key = f"{crystal} {dose:g}"
                 truth = base * np.float32(dose)
                 noisy = np.random.default_rng(1).poisson(truth).astype(np.float32)

@@ -131,3 +131,12 @@ def test_an_error_while_writing_leaves_no_file(tmp_path):
             out[0:1] = 1.0
             raise RuntimeError("cancelled")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_reading_4d_files_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, napari_lowdose.io; from napari_lowdose.io import read_4dstem; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
