@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "images"
-NAMES = ("napari-sample", "fft-mask", "denoise", "resolution", "finetune", "live", "segmented")
+NAMES = ("napari-sample", "fft-mask", "denoise", "resolution", "finetune", "live", "segmented", "fourd")
 
 
 def pump(seconds: float) -> None:
@@ -102,6 +102,29 @@ def segmented_panel() -> None:
     viewer.reset_view()
     camera(viewer).zoom *= 1.6
     shoot(viewer, "segmented.png")
+
+
+def fourd_panel() -> None:
+    """The 4D-STEM panel on a simulated SrTiO3 [001] scan (32 x 32 positions, 64 x 64 px patterns, 300
+    electrons per pattern): mean pattern with the detectors, virtual BF and ADF, the pattern at a position."""
+    import napari
+
+    from napari_lowdose.core.fourd.simulate import Sim4DConfig, simulate_4dstem
+
+    sim = simulate_4dstem(Sim4DConfig(structure="SrTiO3"), dose=300.0, seed=0)
+    viewer = napari.Viewer(show=True)
+    viewer.add_image(sim.counts(seed=1), name="SrTiO3 300 e")  # in pixels here, so the grid's views have one unit
+    _, panel = viewer.window.add_plugin_dock_widget("napari-lowdose", "4D-STEM")
+    panel.points.data = [[10, 12]]
+    for layer in viewer.layers:
+        layer.visible = layer.name in ("virtual ADF", "virtual BF", "pattern at scan position", "SrTiO3 300 e mean pattern", "ADF detector")
+        if layer.name.startswith("virtual"):
+            layer.scale = (2.0, 2.0)  # 32 scan positions drawn as large as the 64 px patterns
+    viewer.grid.enabled = True
+    viewer.grid.stride = 1
+    viewer.reset_view()
+    pump(1.0)
+    shoot(viewer, "fourd.png")
     viewer.close()
 
 
@@ -121,6 +144,8 @@ def main(names: list[str]) -> None:
 
         if "segmented" in wanted:
             segmented_panel()
+        if "fourd" in wanted:
+            fourd_panel()
 
         if "fft-mask" in wanted:
             # FFT mask on the low-dose image, with the notch
@@ -185,8 +210,6 @@ def main(names: list[str]) -> None:
             scale_bar(viewer).visible = True
             shoot(viewer, "finetune.png")
             viewer.close()
-
-        live_panel()
 
 
 if __name__ == "__main__":

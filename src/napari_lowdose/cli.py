@@ -544,6 +544,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_watch.add_parser(sub)
     from . import cli_check
     cli_check.add_parser(sub)
+    from . import cli_fourd
+    cli_fourd.add_parser(sub)
 
     ft = sub.add_parser("finetune", help="fine-tune a model on your own (noisy, reference) pairs; Ctrl-C keeps the best weights")
     ft.add_argument("--noisy", type=Path, action="append", required=True, help="noisy (short-dwell) image; repeat for several pairs")

@@ -365,7 +365,7 @@ def read_image(path: str | os.PathLike) -> Images:
         raise FileFormatError(f"{path.name} is the index file of a TIA series; {hint}, which holds the image")
     if ext in FOUR_D_EXTENSIONS:
         raise FileFormatError(
-            f"{path.name} is a {FOUR_D_EXTENSIONS[ext]} file (4D-STEM data), which napari-lowdose does not read yet"
+            f"{path.name} is a {FOUR_D_EXTENSIONS[ext]} file (4D-STEM data); open it in the 4D-STEM panel or with napari-lowdose denoise4d"
         )
     if ext not in SUPPORTED_EXTENSIONS:
         raise FileFormatError(
