@@ -68,14 +68,15 @@ def _model_for(args, image, cache: dict):
     from .core.choose import choose_model
     from .core.model import load_model
 
+    pixel_size = image.pixel_size if image is not None else None
     if args.model in ("haadf", "hrtem"):  # a modality: its best bundled model for this pixel size
         mode = "stem" if args.model == "haadf" else "tem"
-        name, why = choose_model(mode, image.pixel_size)
-        why = None if name == args.model else f"{name}: the {args.model} model for this pixel size ({image.pixel_size:.3g} Å)"
+        name, why = choose_model(mode, pixel_size)
+        why = None if name == args.model else f"{name}: the {args.model} model for this pixel size ({pixel_size:.3g} Å)"
     elif args.model not in (None, "auto"):
         name, why = args.model, None
     else:
-        name, why = choose_model(image.metadata.get("mode"), image.pixel_size)
+        name, why = choose_model(image.metadata.get("mode") if image is not None else None, pixel_size)
     if name not in cache:
         cache[name] = load_model(name)
     return cache[name], why
