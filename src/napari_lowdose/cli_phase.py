@@ -8,19 +8,12 @@ import argparse
 import math
 from pathlib import Path
 
+from .cli_simulate import number
 from .core.errors import LowdoseError
 
 CONVENTION = ("Segment order A B C D: at rotation 0, A faces +x (increasing column), B faces +y (increasing row), "
               "C faces -x, D faces -y, so that A-C ~ dphi/dx and B-D ~ dphi/dy. A detector turned by --rotation DEG has A turned "
               "from +x towards +y; --flip for one wired mirror-wise (B faces -y).")
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    return value
 
 
 def add_parser(sub) -> None:
@@ -35,13 +28,13 @@ def add_parser(sub) -> None:
     ph.add_argument("--method", default="idpc", choices=["idpc", "learned"], help="integrated DPC (default) or the bundled learned model")
     ph.add_argument("--rotation", default="auto", metavar="DEG|auto", help="scan/detector rotation in degrees, or auto (minimum curl; default)")
     ph.add_argument("--flip", action="store_true", help="the detector is wired mirror-wise (B faces -y at rotation 0)")
-    ph.add_argument("--thickness", type=_number, default=None, metavar="Å", help="specimen thickness in Å, if known (learned method)")
-    ph.add_argument("--tilt", nargs=2, type=_number, default=None, metavar=("MRAD", "MRAD"), help="specimen tilt (x, y) in mrad, if known (learned method)")
-    ph.add_argument("--voltage", type=_number, default=300.0, metavar="kV", help="accelerating voltage in kV (default 300)")
-    ph.add_argument("--convergence", type=_number, default=25.0, metavar="MRAD", help="probe semi-angle in mrad (default 25)")
-    ph.add_argument("--inner", type=_number, default=6.0, metavar="MRAD", help="segments' inner collection semi-angle in mrad (default 6)")
-    ph.add_argument("--pixel-size", type=_number, default=None, metavar="Å", help="scan step in Å (default: from the file)")
-    ph.add_argument("--high-pass", type=_number, default=0.0, metavar="1/Å", help="damp spatial frequencies below this in the integration (default 0)")
+    ph.add_argument("--thickness", type=number, default=None, metavar="Å", help="specimen thickness in Å, if known (learned method)")
+    ph.add_argument("--tilt", nargs=2, type=number, default=None, metavar=("MRAD", "MRAD"), help="specimen tilt (x, y) in mrad, if known (learned method)")
+    ph.add_argument("--voltage", type=number, default=300.0, metavar="kV", help="accelerating voltage in kV (default 300)")
+    ph.add_argument("--convergence", type=number, default=25.0, metavar="MRAD", help="probe semi-angle in mrad (default 25)")
+    ph.add_argument("--inner", type=number, default=6.0, metavar="MRAD", help="segments' inner collection semi-angle in mrad (default 6)")
+    ph.add_argument("--pixel-size", type=number, default=None, metavar="Å", help="scan step in Å (default: from the file)")
+    ph.add_argument("--high-pass", type=number, default=0.0, metavar="1/Å", help="damp spatial frequencies below this in the integration (default 0)")
     ph.add_argument("--phase", action="store_true", help="write the phase in rad instead of the projected potential in V·Å")
     ph.add_argument("--model", default=None, metavar="MODEL.safetensors", help="a segmented model other than the bundled one (learned method)")
     ph.set_defaults(func=run)

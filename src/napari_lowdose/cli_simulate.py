@@ -11,7 +11,8 @@ from pathlib import Path
 from .core.errors import LowdoseError
 
 
-def _number(text: str) -> float:
+def number(text: str) -> float:
+    """argparse type: a float, or one line saying the text is not a number."""
     try:
         value = float(text)
     except ValueError:
@@ -29,19 +30,19 @@ def add_parser(sub) -> None:
     )
     sim.add_argument("--structure", required=True, metavar="NAME|FILE",
                      help="Au, Pt, Pd, Ag, Cu, Al, Ni, SrTiO3, BaTiO3, CeO2, MgO, NaCl, GaN, ZnO, Si, Ge, MoS2, graphene, hBN, or a structure file ASE reads (CIF, XYZ, POSCAR)")
-    sim.add_argument("--zone", nargs=3, type=_number, default=[0, 0, 1], metavar=("H", "K", "L"),
+    sim.add_argument("--zone", nargs=3, type=number, default=[0, 0, 1], metavar=("H", "K", "L"),
                      help="zone axis in the conventional cell's lattice vectors (hexagonal: [1 1 0] is [11-20]); default 0 0 1")
-    sim.add_argument("--thickness", type=_number, default=50.0, metavar="Å", help="specimen thickness in Å (default 50)")
+    sim.add_argument("--thickness", type=number, default=50.0, metavar="Å", help="specimen thickness in Å (default 50)")
     sim.add_argument("--modality", default="haadf", choices=["haadf", "hrtem"], help="HAADF-STEM (incoherent, Z-contrast) or HRTEM (multislice + CTF)")
     sim.add_argument("--kind", default="crystal", choices=["crystal", "particles", "twin", "boundary"],
                      help="a slab of the crystal, nanoparticles of the (fcc metal) structure on amorphous carbon, or two grains")
-    sim.add_argument("--pixel-size", type=_number, default=0.2, metavar="Å", help="pixel size in Å (default 0.2)")
+    sim.add_argument("--pixel-size", type=number, default=0.2, metavar="Å", help="pixel size in Å (default 0.2)")
     sim.add_argument("--shape", nargs=2, type=int, default=[256, 256], metavar=("NY", "NX"), help="image size in pixels (default 256 256)")
-    sim.add_argument("--dose", type=_number, default=None, metavar="e/Å²", help="electron dose in e⁻/Å²; without it the image is noise-free")
-    sim.add_argument("--voltage", type=_number, default=None, metavar="kV", help="accelerating voltage in kV (default 200 for HAADF, 300 for HRTEM)")
-    sim.add_argument("--convergence", type=_number, default=25.0, metavar="MRAD", help="HAADF probe semi-angle in mrad (default 25)")
-    sim.add_argument("--defocus", type=_number, default=None, metavar="Å", help="defocus in Å, negative = underfocus (default 0 for HAADF, -80 for HRTEM)")
-    sim.add_argument("--cs", type=_number, default=None, metavar="MM", help="spherical aberration in mm (default 0 for HAADF, 0.005 for HRTEM)")
+    sim.add_argument("--dose", type=number, default=None, metavar="e/Å²", help="electron dose in e⁻/Å²; without it the image is noise-free")
+    sim.add_argument("--voltage", type=number, default=None, metavar="kV", help="accelerating voltage in kV (default 200 for HAADF, 300 for HRTEM)")
+    sim.add_argument("--convergence", type=number, default=25.0, metavar="MRAD", help="HAADF probe semi-angle in mrad (default 25)")
+    sim.add_argument("--defocus", type=number, default=None, metavar="Å", help="defocus in Å, negative = underfocus (default 0 for HAADF, -80 for HRTEM)")
+    sim.add_argument("--cs", type=number, default=None, metavar="MM", help="spherical aberration in mm (default 0 for HAADF, 0.005 for HRTEM)")
     sim.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same image")
     sim.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.tif", help="output TIFF (float32 noise-free, or uint16 counts with --dose)")
     sim.add_argument("--truth", type=Path, default=None, metavar="TRUTH.tif", help="also write the noise-free image here (with --dose)")
