@@ -282,7 +282,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         ema=args.ema,
         distribution=SimDistribution(modalities=tuple(args.modalities), hrtem_camera_psf=tuple(args.hrtem_camera_psf), hrtem_counting=args.hrtem_counting,
                                      atomic_fraction=args.atomic_fraction, atomic_particles=args.atomic_particles,
-                                     atomic_corrected=args.atomic_corrected),
+                                     atomic_corrected=args.atomic_corrected,
+                                     atomic_haadf_detected=tuple(args.atomic_detected) if args.atomic_detected else None,
+                                     atomic_read_noise_e=args.atomic_read_noise),
         loss=LossConfig.named(args.loss),
         architecture=start.card.architecture if start else UNetConfig(depth=args.depth, base_channels=args.channels),
         normalization=start.card.normalization if start else SimTrainConfig().normalization,
@@ -526,6 +528,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fraction of the atomic scenes that are nanoparticles on an amorphous support (the rest: crystals and boundaries)")
     tr.add_argument("--atomic-corrected", type=float, default=0.8, metavar="FRACTION",
                     help="fraction of the atomic HAADF scenes imaged with an aberration-corrected probe (18-35 mrad)")
+    tr.add_argument("--atomic-detected", nargs=2, type=float, default=None, metavar=("LOW", "HIGH"),
+                    help="mean detected electrons per pixel of atomic HAADF images (log-uniform), instead of an incident-dose range")
+    tr.add_argument("--atomic-read-noise", type=float, default=None, metavar="ELECTRONS",
+                    help="largest read noise of atomic images, in detected electrons (default: 0-5 ADU whatever the gain)")
     tr.add_argument("--depth", type=int, default=5, help="U-Net levels (default 5, the seed's)")
     tr.add_argument("--channels", type=int, default=48, help="U-Net base channels (default 48, the seed's)")
     tr.add_argument("--init", default=None, metavar="MODEL", help="start from this model's weights and architecture (haadf, hrtem or a file; --depth and --channels are then not used)")

@@ -196,3 +196,23 @@ def test_hrtem_camera_point_spread_is_drawn_for_the_non_counting_fraction():
     _, sharp = simulate_example(scene, acq, 1)
     _, blurred = simulate_example(scene, replace(acq, camera_psf_px=1.5), 1)
     assert blurred.std() < sharp.std() and blurred.mean() == pytest.approx(sharp.mean(), rel=1e-3)
+
+
+def test_atomic_haadf_dose_can_be_drawn_as_detected_electrons_per_pixel():
+    dist = SimDistribution(modalities=("haadf",), atomic_fraction=1.0, atomic_haadf_detected=(0.05, 5.0), atomic_read_noise_e=0.2)
+    rng = np.random.default_rng(3)
+    for i in range(6):
+        scene, acq, detected = dist.draw(rng, 64)
+        assert 0.05 <= detected <= 5.0
+        assert acq.read_noise <= 0.2 * acq.detector_gain  # read noise in electrons, whatever the gain
+        _, target = simulate_example(scene, acq, i, detected=detected)
+        electrons = (target - acq.detector_offset) / acq.detector_gain
+        assert electrons.mean() == pytest.approx(detected, rel=0.05)  # the scan's stretch moves it a little
+    # off by default: incident electrons, and the old random sequence
+    r1, r2 = np.random.default_rng(8), np.random.default_rng(8)
+    plain = SimDistribution(modalities=("haadf",), atomic_fraction=1.0)
+    assert all(plain.draw(r1, 32)[2] is None for _ in range(3))
+    with pytest.raises(LowdoseError, match="atomic_haadf_detected"):
+        SimDistribution(atomic_haadf_detected=(1.0, 0.5))
+    with pytest.raises(LowdoseError, match="atomic_read_noise_e"):
+        SimDistribution(atomic_read_noise_e=-1.0)

@@ -202,8 +202,8 @@ def evaluate_distribution(dist: SimDistribution, denoiser: Callable[[np.ndarray]
     rng = np.random.default_rng([seed, zlib.crc32(b"training distribution")])
     out = []
     for _ in range(images):
-        scene, acq = dist.sample(rng, size)
-        noisy, target = simulate_example(scene, acq, int(rng.integers(2**31)))
+        scene, acq, detected = dist.draw(rng, size)
+        noisy, target = simulate_example(scene, acq, int(rng.integers(2**31)), detected=detected)
         outs = {"noisy": noisy, "gaussian": best_gaussian(noisy, target)[0], **denoiser(noisy)}
         out.append({"modality": scene.modality, "pixel_size_A": round(scene.pixel_size, 3),
                     "electrons_per_pixel": round(acq.electrons_per_pixel(scene.pixel_size), 3),

@@ -65,6 +65,13 @@ class SimDistribution:
     atomic_hrtem_electrons: tuple[float, float] = (0.5, 300.0)  #: e⁻ per pixel, atomic HRTEM
     atomic_particles: float = 0.45  #: fraction of atomic scenes that are nanoparticles on a support (the rest crystals, boundaries)
     atomic_corrected: float = 0.8  #: fraction of atomic HAADF scenes imaged with an aberration-corrected probe
+    #: mean *detected* e⁻ per pixel of atomic HAADF images (log-uniform), instead of the incident range
+    #: ``atomic_haadf_electrons``: the incident range leaves many images with far below one electron on
+    #: the brightest column (nothing to learn), since the detected fraction spans 1e-4 to 0.1; None: off
+    atomic_haadf_detected: tuple[float, float] | None = None
+    #: largest read noise of atomic images in detected electrons (the ADU rms is this x the gain);
+    #: None: 0-5 ADU whatever the gain (below one electron's worth only when the gain is high)
+    atomic_read_noise_e: float | None = None
 
     def __post_init__(self) -> None:
         if not self.modalities or any(m not in ("haadf", "hrtem") for m in self.modalities):
@@ -78,12 +85,21 @@ class SimDistribution:
             raise LowdoseError(f"hrtem_camera_psf must be a range 0 <= low <= high, got {lo}, {hi}")
         if not 0.0 <= self.hrtem_counting <= 1.0:
             raise LowdoseError(f"hrtem_counting must be a fraction in [0, 1], got {self.hrtem_counting}")
+        if self.atomic_haadf_detected is not None and not 0 < self.atomic_haadf_detected[0] <= self.atomic_haadf_detected[1]:
+            raise LowdoseError(f"atomic_haadf_detected must be a range 0 < low <= high, got {self.atomic_haadf_detected}")
+        if self.atomic_read_noise_e is not None and self.atomic_read_noise_e < 0:
+            raise LowdoseError(f"atomic_read_noise_e must be >= 0, got {self.atomic_read_noise_e}")
         for name in ("atomic_fraction", "atomic_particles", "atomic_corrected"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise LowdoseError(f"{name} must be a fraction in [0, 1], got {getattr(self, name)}")
 
     def sample(self, rng: np.random.Generator, size: int) -> tuple[SceneConfig | AtomicScene, Acquisition]:
         """One random (scene, acquisition) of ``size`` x ``size`` pixels."""
+        return self.draw(rng, size)[:2]
+
+    def draw(self, rng: np.random.Generator, size: int) -> tuple[SceneConfig | AtomicScene, Acquisition, float | None]:
+        """One random (scene, acquisition, mean detected e⁻ per pixel or None): with a detected count
+        (``atomic_haadf_detected``), :func:`simulate_example` sets the dose from the noise-free image."""
         modality = str(rng.choice(self.modalities))
         if self.atomic_fraction > 0 and rng.random() < self.atomic_fraction:  # no draw at 0: old sequences unchanged
             return self._sample_atomic(rng, size, modality)
@@ -120,7 +136,7 @@ class SimDistribution:
                 artifacts=ScanArtifacts().scaled(float(rng.uniform(*self.artifact_scale))),
                 **detector,
             )
-            return scene, acq
+            return scene, acq, None
         px = log_uniform(rng, *self.hrtem_pixel_size)
         corrected = rng.random() < 0.3  # aberration-corrected microscope: small Cs, near focus
         optics = HRTEMOptics(
@@ -139,22 +155,25 @@ class SimDistribution:
         acq = Acquisition(dose=electrons / px**2, dwell_us=1.0, artifacts=ScanArtifacts.none(), **detector)
         if self.hrtem_counting < 1.0 and rng.random() >= self.hrtem_counting:  # no draw at the defaults: their sequence is unchanged
             acq = replace(acq, camera_psf_px=float(rng.uniform(*self.hrtem_camera_psf)))
-        return scene, acq
+        return scene, acq, None
 
-
-    def _sample_atomic(self, rng: np.random.Generator, size: int, modality: str) -> tuple[AtomicScene, Acquisition]:
+    def _sample_atomic(self, rng: np.random.Generator, size: int, modality: str) -> tuple[AtomicScene, Acquisition, float | None]:
         scene = random_atomic_scene(rng, modality, size, self.atomic_pixel_size, particles=self.atomic_particles, corrected=self.atomic_corrected)
         px = scene.pixel_size
-        detector = dict(detector_gain=log_uniform(rng, 1.0, 50.0), detector_offset=float(rng.uniform(0, 500)), read_noise=float(rng.uniform(0, 5)))
+        gain = log_uniform(rng, 1.0, 50.0)
+        offset = float(rng.uniform(0, 500))  # drawn in this order: the default sequence is unchanged
+        read = float(rng.uniform(0, 5)) if self.atomic_read_noise_e is None else gain * float(rng.uniform(0, self.atomic_read_noise_e))
+        detector = dict(detector_gain=gain, detector_offset=offset, read_noise=read)
         if modality == "haadf":
-            electrons = log_uniform(rng, *self.atomic_haadf_electrons)
+            detected = None if self.atomic_haadf_detected is None else log_uniform(rng, *self.atomic_haadf_detected)
+            electrons = log_uniform(rng, *self.atomic_haadf_electrons) if detected is None else detected
             art = ScanArtifacts().scaled(float(rng.uniform(*self.artifact_scale)))
-            return scene, Acquisition(dose=electrons / px**2, dwell_us=float(rng.choice(self.dwell_us)), artifacts=art, **detector)
+            return scene, Acquisition(dose=electrons / px**2, dwell_us=float(rng.choice(self.dwell_us)), artifacts=art, **detector), detected
         electrons = log_uniform(rng, *self.atomic_hrtem_electrons)
         acq = Acquisition(dose=electrons / px**2, dwell_us=1.0, artifacts=ScanArtifacts.none(), **detector)
         if self.hrtem_counting < 1.0 and rng.random() >= self.hrtem_counting:
             acq = replace(acq, camera_psf_px=float(rng.uniform(*self.hrtem_camera_psf)))
-        return scene, acq
+        return scene, acq, None
 
 
 def noise_free(scene: SceneConfig | AtomicScene, seed: int) -> np.ndarray:
@@ -167,15 +186,19 @@ def clean_target(truth: np.ndarray, scene: SceneConfig, acq: Acquisition) -> np.
     return (acq.detector_offset + acq.detector_gain * acq.electrons_per_pixel(scene.pixel_size) * truth).astype(np.float32)
 
 
-def simulate_example(scene: SceneConfig, acq: Acquisition, seed: int, along_scan: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def simulate_example(scene: SceneConfig, acq: Acquisition, seed: int, along_scan: bool = True,
+                     detected: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(noisy ADU, clean target ADU), float32, for one scene and acquisition, reproducible from ``seed``.
 
     With ``along_scan`` (default) the target is the noise-free image along the same, distorted scan
     (:func:`~.simulate.scanned`: the acquisition's stretch and line jitter, none of its noise or intensity
     artifacts): a denoiser cannot know the jitter of one acquisition, so this is what it can be asked for.
-    Without it, the undistorted scene."""
+    Without it, the undistorted scene. With ``detected`` (mean detected e⁻ per pixel), the dose is
+    set so that the noise-free image holds that many electrons per pixel on average."""
     ss = np.random.SeedSequence(seed).spawn(2)
     truth = noise_free(scene, int(ss[0].generate_state(1)[0]))
+    if detected is not None:
+        acq = replace(acq, dose=detected / (max(float(truth.mean()), 1e-12) * scene.pixel_size**2))
     acq_seed = int(ss[1].generate_state(1)[0])
     noisy = acquire(truth, scene.pixel_size, acq, seed=acq_seed).astype(np.float32)
     if along_scan:
@@ -252,8 +275,8 @@ def _validation_set(cfg: SimTrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
     rng = np.random.default_rng([cfg.seed, 7919])  # its own stream; never the evaluation seed
     out = []
     for _ in range(cfg.validation_images):
-        scene, acq = cfg.distribution.sample(rng, cfg.scene_size)
-        out.append(_normalised(*simulate_example(scene, acq, int(rng.integers(2**31))), cfg.normalization))
+        scene, acq, detected = cfg.distribution.draw(rng, cfg.scene_size)
+        out.append(_normalised(*simulate_example(scene, acq, int(rng.integers(2**31)), detected=detected), cfg.normalization))
     return out
 
 
@@ -285,8 +308,8 @@ def iter_train_simulated(cfg: SimTrainConfig, model: Model | None = None, device
     loss_fn = make_loss(cfg.loss)
 
     def example() -> tuple[np.ndarray, np.ndarray]:
-        scene, acq = cfg.distribution.sample(rng, cfg.scene_size)
-        return _normalised(*simulate_example(scene, acq, int(rng.integers(2**31))), cfg.normalization)
+        scene, acq, detected = cfg.distribution.draw(rng, cfg.scene_size)
+        return _normalised(*simulate_example(scene, acq, int(rng.integers(2**31)), detected=detected), cfg.normalization)
 
     val = _validation_set(cfg)
     pool = [example() for _ in range(cfg.pool)]
