@@ -139,10 +139,12 @@ def gain_table(seeds: list[int]) -> list[dict]:
                 try:
                     est = estimate_gain(noisy)
                     ge, oe, orel = est.gain / gain - 1, (est.offset - offset) / gain, (est.offset - offset) / max(offset, 1e-9)
+                    se, answers = est.gain_se, est.identifiable
                 except Exception as exc:  # noqa: BLE001 - reported as a failure
-                    ge = oe = orel = float("nan")
+                    ge = oe = orel = se = float("nan")
+                    answers = False
                 rows.append({"scene": name, "dose": dose, "seed": seed, "gain": gain, "offset": offset, "read": read,
-                             "electrons_per_px": lam, "read_e": read / gain, "gain_err": ge, "offset_err_e": oe, "offset_err_rel": orel})
+                             "electrons_per_px": lam, "read_e": read / gain, "gain_err": ge, "gain_se": se, "identifiable": answers, "offset_err_e": oe, "offset_err_rel": orel})
     return rows
 
 
@@ -192,10 +194,15 @@ def main() -> None:
           f"gain within 10 %: {np.mean(np.abs(ge[ok]) <= 0.1):.1%} (median |err| {np.median(np.abs(ge[ok])):.1%}); "
           f"offset within 10 % (offsets >= 50 ADU): {np.mean(np.abs(orel[np.isfinite(orel)]) <= 0.1):.1%}; "
           f"offset error in electrons: median |err| {np.nanmedian(np.abs(oe)):.3f} e, within 0.5 e: {np.mean(np.abs(oe[ok]) <= 0.5):.1%}")
+    ans = np.array([r["identifiable"] for r in g])
+    print(f"the estimate says the image pins the gain down (standard error <= 5 %) for {ans.mean():.1%} of the images; "
+          f"of those, gain within 10 %: {np.mean(np.abs(ge[ans]) <= 0.1):.1%}; of the others (the user is asked for the gain): "
+          f"{np.mean(np.abs(ge[~ans & ok]) <= 0.1) if (~ans & ok).any() else float('nan'):.1%}")
     for r in g:
         if not (np.isfinite(r["gain_err"]) and abs(r["gain_err"]) <= 0.1):
             print(f"  gain miss: {r['scene']} dose {r['dose']:g} gain {r['gain']:.1f} read {r['read']:.1f} ADU "
-                  f"({r['read_e']:.2f} e) at {r['electrons_per_px']:.2f} e/px: error {r['gain_err']:+.1%}")
+                  f"({r['read_e']:.2f} e) at {r['electrons_per_px']:.2f} e/px: error {r['gain_err']:+.1%}, "
+                  f"standard error {r['gain_se']:.1%} ({'answered' if r['identifiable'] else 'asks for the gain'})")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"checks": rows, "gain": g}, fh, indent=1, default=float)

@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(d, indent=1, ensure_ascii=False))
     else:
-        print(f"gain {d['gain']:.4g} ADU/e-, offset {d['offset']:.4g} ADU, read noise {d['read_noise']:.3g} ADU ({d['gain_source']})")
+        se = "" if d["gain_se"] in (None, 0) else f" ± {d['gain_se']:.0%}"
+        print(f"gain {d['gain']:.4g}{se} ADU/e-, offset {d['offset']:.4g} ADU, read noise {d['read_noise']:.3g} ADU ({d['gain_source']})")
         print(f"blobs {d['blobs']['n']} ({d['blobs']['negative']} with ΔL < 0, {d['blobs']['flagged']} flagged); "
               f"flags: {', '.join(f'{k} {v}' for k, v in d['flag_counts'].items())}")
         print(("ok: " if d["ok"] else "FLAGGED: ") + d["message"])

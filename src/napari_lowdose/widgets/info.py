@@ -13,7 +13,7 @@ from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, 
 
 from ..core.image import describe, intensity_stats
 from ._layers import image_layers, refresh_layer_combo
-from .trust import DETECTOR_KEY, detector_of
+from .trust import DETECTOR_KEY, _se, detector_of
 
 if TYPE_CHECKING:
     import napari
@@ -90,7 +90,7 @@ class ImageInfoWidget(QWidget):
         rows.append(("intensity", f"min {stats['min']:.4g}, max {stats['max']:.4g}, mean {stats['mean']:.4g}"))
         det = detector_of(layer, plane) if plane.ndim == 2 else None
         if det:
-            rows.append(("detector", f"gain {det['gain']:.4g} ADU/e⁻, offset {det['offset']:.4g} ADU ({det.get('source', 'estimated')})"))
+            rows.append(("detector", f"gain {det['gain']:.4g} ADU/e⁻{_se(det)}, offset {det['offset']:.4g} ADU ({det.get('source', 'estimated')})"))
         return rows
 
     def _type_detector(self) -> None:

@@ -26,6 +26,15 @@ DETECTOR_KEY = "detector"  #: layer.metadata[DETECTOR_KEY] = {"gain": ADU/e, "of
 _ESTIMATE_SIDE = 512  # px: the gain is estimated on a central crop this large at most
 
 
+def _se(det: dict) -> str:
+    """' ± 7 %' after an estimated gain, and a request to type it when the image does not pin it down."""
+    se = det.get("gain_se")
+    if se is None or det.get("source") != "estimated":
+        return ""
+    text = f" ± {se:.0%}" if np.isfinite(se) else " (unknown error)"
+    return text if det.get("identifiable", True) else text + " (not pinned down by this image: type it)"
+
+
 def detector_of(layer, plane: np.ndarray | None = None) -> dict | None:
     """The layer's detector gain and offset: typed or stored in its metadata, else estimated (and stored)."""
     known = layer.metadata.get(DETECTOR_KEY)
@@ -39,7 +48,8 @@ def detector_of(layer, plane: np.ndarray | None = None) -> dict | None:
         est = estimate_gain(np.asarray(plane)[cy : cy + _ESTIMATE_SIDE, cx : cx + _ESTIMATE_SIDE])
     except LowdoseError:
         return None
-    found = {"gain": est.gain, "offset": est.offset, "read_noise": est.read_noise, "source": "estimated"}
+    found = {"gain": est.gain, "offset": est.offset, "read_noise": est.read_noise, "source": "estimated",
+             "gain_se": est.gain_se, "identifiable": est.identifiable}
     layer.metadata[DETECTOR_KEY] = found
     return found
 
@@ -128,7 +138,7 @@ class TrustWidget(QWidget):
             self.gain.setValue(det["gain"])
             self.offset.setValue(det["offset"])
             self.use_typed.setChecked(det.get("source") == "typed")
-            self.estimated.setText(f"{det.get('source', 'estimated')}: gain {det['gain']:.4g} ADU/e⁻, offset {det['offset']:.4g} ADU")
+            self.estimated.setText(f"{det.get('source', 'estimated')}: gain {det['gain']:.4g} ADU/e⁻{_se(det)}, offset {det['offset']:.4g} ADU")
         else:
             self.estimated.setText("gain and offset could not be estimated from this layer: type them")
 

@@ -82,6 +82,30 @@ def test_gain_and_offset_within_ten_percent_on_simulated_detectors(gain, offset,
     assert abs(est.offset - offset) <= max(0.1 * offset, 0.5 * gain)  # 10 %, or half an electron near 0
 
 
+def test_gain_error_is_reported_and_a_read_noise_dominated_image_asks_for_the_gain():
+    from napari_lowdose.core.simulate import Acquisition, ScanArtifacts, acquire
+    from napari_lowdose.core.simulate.scene import AtomicScene, simulate_atomic
+    from napari_lowdose.core.trust import given
+
+    truth = simulate_atomic(AtomicScene(structure="Pt", kind="particles", shape=(256, 256), pixel_size=0.25, particles=2), seed=5)
+
+    def estimate(dose, gain, read):
+        acq = Acquisition(dose=dose, artifacts=ScanArtifacts.none(), detector_gain=gain, detector_offset=200.0, read_noise=read)
+        return estimate_gain(acquire(truth, 0.25, acq, seed=6))
+
+    bright = estimate(50000, 20.0, 1.0)  # ~8 e/px, read noise 0.05 e: pinned down
+    assert 0 < bright.gain_se <= 0.05 and bright.identifiable
+    assert bright.gain == pytest.approx(20.0, rel=0.1)
+    dim = estimate(2000, 1.0, 4.0)  # ~0.3 e/px under 4 e of read noise: the shot noise is a small part
+    assert dim.gain_se > 2 * bright.gain_se and not dim.identifiable
+    assert given(2.0, 200.0).identifiable  # a typed gain is trusted as it is
+    # the check says so in its sentence and its JSON
+    report = check(acquire(truth, 0.25, Acquisition(dose=2000, artifacts=ScanArtifacts.none(), detector_gain=1.0,
+                                                    detector_offset=200.0, read_noise=4.0), seed=6).astype(float),
+                   200.0 + 1.0 * 2000 * 0.25**2 * truth, 0.25)
+    assert report.to_dict()["gain_identifiable"] is False and "give the gain" in report.message
+
+
 def test_bad_input_gets_one_clear_message():
     lam, _ = _atoms()
     noisy = _detector(lam)

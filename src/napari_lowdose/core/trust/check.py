@@ -10,7 +10,7 @@ Images (y, x) in ADU; pixel size in Å per pixel (None: lengths in px).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
@@ -69,6 +69,8 @@ class TrustReport:
             "offset": round(self.gain.offset, 3),
             "read_noise": round(self.gain.read_noise, 3),
             "gain_source": self.gain.source,
+            "gain_se": round(self.gain.gain_se, 4) if np.isfinite(self.gain.gain_se) else None,
+            "gain_identifiable": self.gain.identifiable,
             "pixel_size": self.pixel_size,
             "flags": [f.to_dict() for f in self.flags[:MAX_FLAGS]],
             "flag_counts": counts,
@@ -120,7 +122,7 @@ def refine_gain(noisy: np.ndarray, denoised: np.ndarray, g: GainEstimate, rounds
         factor = (float(z2.mean()) - g.read_noise**2) / shot
         if not (0.8 < factor < 1.25) or not np.isfinite(phi):  # a second pass corrects, it does not overrule
             break
-        g = GainEstimate(g.gain * factor, g.offset + 0.0, g.read_noise, g.bins, g.pixels, "estimated, refined with the denoised image")
+        g = replace(g, gain=g.gain * factor, source="estimated, refined with the denoised image")  # keeps the first pass's error
     return g
 
 
@@ -218,6 +220,17 @@ def check(noisy, denoised, pixel_size: float | None = None, gain: float | None =
 
 def warning(report: TrustReport) -> str:
     """The one sentence the Denoise panel shows after a run."""
+    return _finding(report) + _gain_caveat(report.gain)
+
+
+def _gain_caveat(g: GainEstimate) -> str:
+    if g.identifiable:
+        return ""
+    se = f"±{g.gain_se:.0%}" if np.isfinite(g.gain_se) else "not at all"
+    return f" (but this image pins the detector gain down only {se}: give the gain and offset for a reliable check)"
+
+
+def _finding(report: TrustReport) -> str:
     advice = "try adapt, fine-tuning or the other model"
     lat = [f for f in report.flags if f.kind == "removed_lattice"]
     if lat:

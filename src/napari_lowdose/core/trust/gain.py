@@ -22,6 +22,8 @@ from scipy import ndimage
 
 from ..errors import LowdoseError
 
+#: largest relative standard error of an estimated gain that is trusted (see :attr:`GainEstimate.identifiable`)
+GAIN_SE_LIMIT = 0.05
 _D4 = np.array([1.0, -4.0, 6.0, -4.0, 1.0])
 _D2 = np.array([1.0, -2.0, 1.0])
 #: noise filters: zero response to constant, linear, ... signal; "d4y": 4th difference along y (the slow
@@ -45,6 +47,14 @@ class GainEstimate:
     bins: int  #: local-mean bins used in the fit
     pixels: int  #: pixels used
     source: str = "estimated"  #: "estimated" or "given"
+    #: relative standard error of the gain (fraction; cluster-robust, over 16 x 16 px tiles), 0 when given
+    gain_se: float = 0.0
+
+    @property
+    def identifiable(self) -> bool:
+        """Whether the image pins the gain down: given, or estimated with a standard error <= 5 %
+        (so an error beyond 10 % is a two-sigma event); else the user should give it."""
+        return self.source == "given" or self.gain_se <= GAIN_SE_LIMIT
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -65,16 +75,17 @@ def _wls(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     return float(a), float(my - a * mx)
 
 
-def estimate_gain(image: np.ndarray, ring: int = 5, flat_fraction: float = 0.8, kernel: str = "d4y",
+def estimate_gain(image: np.ndarray, ring: int = 5, flat_fraction: float = 0.8, kernel: str = "d6y",
                   kernel3: str = "d4y") -> GainEstimate:
-    """Gain (ADU/e⁻), offset (ADU) and read noise (ADU) of a single 2-D image (y, x) in ADU.
+    """Gain (ADU/e⁻), offset (ADU) and read noise (ADU) of a single 2-D image (y, x) in ADU, with the
+    gain's relative standard error (:attr:`GainEstimate.gain_se`; :attr:`GainEstimate.identifiable` says
+    whether the image pins the gain down, else the user should give it).
 
     Needs some signal variation (a range of local means) and noise: raises :class:`LowdoseError` on a
     constant image or one whose noise does not grow with the signal. ``kernel``: the noise filter for
-    the variance, ``kernel3``: for the third cumulant (both the 4th difference along y: the setting the
-    benchmark's reported numbers were measured with; ``kernel="d6y"`` lets less signal leak through at
-    bright atom columns: 89 % instead of 83 % of tuning-seed images within 10 %, not yet run on the
-    reported seeds; docs/agreement.md).
+    the variance (a 6th difference along y: less signal leaks through at bright atom columns than with
+    the 4th, "d4y": 89 % instead of 83 % of the tuning-seed images within 10 %, benchmarks/bench_trust.py),
+    ``kernel3``: for the third cumulant.
     """
     y = np.asarray(image, np.float64)
     if y.ndim != 2 or min(y.shape) < 16:
@@ -108,6 +119,7 @@ def estimate_gain(image: np.ndarray, ring: int = 5, flat_fraction: float = 0.8, 
         raise LowdoseError("the image has too little structure (a range of intensities) to estimate the detector gain from; give the gain and offset")
     z2 = zs**2 / w2
     gain = float((z2 * mc).mean()) / cov_bm  # κ2 rises by gain per ADU of mean: instrumental-variable slope
+    gain_se = _cluster_se(z2, bs, mc, gain, sel)
     if not gain > 0:
         raise LowdoseError("the noise does not grow with the signal in this image: it does not look like "
                            "detector counts, so the gain cannot be estimated (give the gain and offset)")
@@ -123,7 +135,24 @@ def estimate_gain(image: np.ndarray, ring: int = 5, flat_fraction: float = 0.8, 
     # counts are never negative: the offset is at most the darkest smoothed place of the image
     offset = min(offset, dark_level(y))
     read2 = max(m2 - gain**2 * electrons, 1.0 / 12.0)  # at least the rounding to whole ADU
-    return GainEstimate(gain=gain, offset=float(offset), read_noise=float(np.sqrt(read2)), bins=0, pixels=int(sel.sum()))
+    return GainEstimate(gain=gain, offset=float(offset), read_noise=float(np.sqrt(read2)), bins=0, pixels=int(sel.sum()),
+                        gain_se=gain_se)
+
+
+def _cluster_se(z2: np.ndarray, bs: np.ndarray, mc: np.ndarray, gain: float, sel: np.ndarray, cluster: int = 16) -> float:
+    """Relative standard error of the instrumental-variable slope ``gain`` = Σ z2·mc / Σ bs·mc (values at
+    the ``sel`` pixels of the image): the cluster-robust sandwich, with the residuals summed over
+    ``cluster`` x ``cluster`` pixel tiles (neighbouring noise filters share pixels, so pixels are not
+    independent, tiles nearly are)."""
+    u = z2 - gain * bs
+    u = (u - u.mean()) * mc
+    iy, ix = np.nonzero(sel)
+    tiles = (iy // cluster) * (sel.shape[1] // cluster + 1) + ix // cluster
+    per_tile = np.bincount(tiles, u)
+    den = float((bs * mc).sum())
+    if den <= 0 or gain <= 0:
+        return float("inf")
+    return float(np.sqrt((per_tile**2).sum())) / den / gain
 
 
 def dark_level(image: np.ndarray, sigma: float = 4.0, quantile: float = 0.002) -> float:
