@@ -47,7 +47,8 @@ class GainEstimate:
     bins: int  #: local-mean bins used in the fit
     pixels: int  #: pixels used
     source: str = "estimated"  #: "estimated" or "given"
-    #: relative standard error of the gain (fraction; cluster-robust, over 16 x 16 px tiles), 0 when given
+    #: relative error of the gain (fraction): statistical (cluster-robust, over 16 x 16 px tiles) and the
+    #: disagreement of two noise filters (signal leaking through), combined in quadrature; 0 when given
     gain_se: float = 0.0
 
     @property
@@ -75,17 +76,20 @@ def _wls(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     return float(a), float(my - a * mx)
 
 
-def estimate_gain(image: np.ndarray, ring: int = 5, flat_fraction: float = 0.8, kernel: str = "d6y",
+def estimate_gain(image: np.ndarray, ring: int = 5, flat_fraction: float = 0.8, kernel: str = "d4y",
                   kernel3: str = "d4y") -> GainEstimate:
     """Gain (ADU/e⁻), offset (ADU) and read noise (ADU) of a single 2-D image (y, x) in ADU, with the
     gain's relative standard error (:attr:`GainEstimate.gain_se`; :attr:`GainEstimate.identifiable` says
     whether the image pins the gain down, else the user should give it).
 
+    The gain's error combines its statistical part (the cluster-robust sandwich of the slope) and a
+    systematic one: the relative difference between the gains from the 4th and the 6th difference along y,
+    which let different amounts of signal through at bright, sharp columns (a leak inflates the gain).
+
     Needs some signal variation (a range of local means) and noise: raises :class:`LowdoseError` on a
     constant image or one whose noise does not grow with the signal. ``kernel``: the noise filter for
-    the variance (a 6th difference along y: less signal leaks through at bright atom columns than with
-    the 4th, "d4y": 89 % instead of 83 % of the tuning-seed images within 10 %, benchmarks/bench_trust.py),
-    ``kernel3``: for the third cumulant.
+    the variance (default the 4th difference along y; "d6y" lets less signal leak but gave the check more
+    false alarms at high dose, benchmarks/bench_trust.py), ``kernel3``: for the third cumulant.
     """
     y = np.asarray(image, np.float64)
     if y.ndim != 2 or min(y.shape) < 16:
@@ -94,6 +98,32 @@ def estimate_gain(image: np.ndarray, ring: int = 5, flat_fraction: float = 0.8, 
         raise LowdoseError("the image has NaN or Inf pixels: the gain cannot be estimated")
     if float(y.max() - y.min()) == 0.0:
         raise LowdoseError("the image is constant: it holds no noise to estimate the detector gain from")
+    gain, se, bs, z2, sel = _iv_slope(y, kernel, kernel3, ring, flat_fraction)
+    alt = "d6y" if kernel != "d6y" else "d4y"  # a second noise filter: how much signal leaks through
+    try:
+        leak = abs(gain / _iv_slope(y, alt, kernel3, ring, flat_fraction)[0] - 1.0)
+    except LowdoseError:
+        leak = float("inf")
+    gain_se = float(np.hypot(se, leak))
+    m1 = float(bs.mean())
+    m2 = float(z2.mean())
+    k3 = np.asarray(_KERNELS[kernel3], np.float64)
+    z3 = ndimage.correlate(y, k3, mode="reflect")[sel]
+    m3 = float((z3**3).mean()) / float((k3**3).sum())  # = gain³·Λ (the read noise is symmetric)
+    electrons = m3 / gain**3  # mean detected electrons per pixel
+    offset = m1 - gain * electrons
+    # the read noise is at least the rounding to whole ADU: offset >= m1 - (m2 - 1/12) / gain
+    offset = max(offset, m1 - (m2 - 1.0 / 12.0) / gain)
+    # counts are never negative: the offset is at most the darkest smoothed place of the image
+    offset = min(offset, dark_level(y))
+    read2 = max(m2 - gain**2 * electrons, 1.0 / 12.0)  # at least the rounding to whole ADU
+    return GainEstimate(gain=gain, offset=float(offset), read_noise=float(np.sqrt(read2)), bins=0, pixels=int(sel.sum()),
+                        gain_se=gain_se)
+
+
+def _iv_slope(y: np.ndarray, kernel: str, kernel3: str, ring: int, flat_fraction: float):
+    """The instrumental-variable gain with the noise filter ``kernel``: (gain, its statistical relative
+    error, the block means and normalised z² at the selected pixels, the selection mask)."""
     k = np.asarray(_KERNELS[kernel], np.float64)
     w2, w3 = float((k**2).sum()), float((k**3).sum())
     z = ndimage.correlate(y, k, mode="reflect")
@@ -119,24 +149,10 @@ def estimate_gain(image: np.ndarray, ring: int = 5, flat_fraction: float = 0.8, 
         raise LowdoseError("the image has too little structure (a range of intensities) to estimate the detector gain from; give the gain and offset")
     z2 = zs**2 / w2
     gain = float((z2 * mc).mean()) / cov_bm  # κ2 rises by gain per ADU of mean: instrumental-variable slope
-    gain_se = _cluster_se(z2, bs, mc, gain, sel)
     if not gain > 0:
         raise LowdoseError("the noise does not grow with the signal in this image: it does not look like "
                            "detector counts, so the gain cannot be estimated (give the gain and offset)")
-    m1 = float(bs.mean())
-    m2 = float(z2.mean())
-    k3 = np.asarray(_KERNELS[kernel3], np.float64)
-    z3 = ndimage.correlate(y, k3, mode="reflect")[sel]
-    m3 = float((z3**3).mean()) / float((k3**3).sum())  # = gain³·Λ (the read noise is symmetric)
-    electrons = m3 / gain**3  # mean detected electrons per pixel
-    offset = m1 - gain * electrons
-    # the read noise is at least the rounding to whole ADU: offset >= m1 - (m2 - 1/12) / gain
-    offset = max(offset, m1 - (m2 - 1.0 / 12.0) / gain)
-    # counts are never negative: the offset is at most the darkest smoothed place of the image
-    offset = min(offset, dark_level(y))
-    read2 = max(m2 - gain**2 * electrons, 1.0 / 12.0)  # at least the rounding to whole ADU
-    return GainEstimate(gain=gain, offset=float(offset), read_noise=float(np.sqrt(read2)), bins=0, pixels=int(sel.sum()),
-                        gain_se=gain_se)
+    return gain, _cluster_se(z2, bs, mc, gain, sel), bs, z2, sel
 
 
 def _cluster_se(z2: np.ndarray, bs: np.ndarray, mc: np.ndarray, gain: float, sel: np.ndarray, cluster: int = 16) -> float:
