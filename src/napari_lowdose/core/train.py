@@ -76,7 +76,7 @@ class SimDistribution:
     def __post_init__(self) -> None:
         if not self.modalities or any(m not in ("haadf", "hrtem") for m in self.modalities):
             raise LowdoseError(f"modalities must be a non-empty subset of ('haadf', 'hrtem'), got {self.modalities}")
-        for name in ("haadf_pixel_size", "hrtem_pixel_size", "haadf_electrons", "hrtem_electrons", "particle_px"):
+        for name in ("haadf_pixel_size", "hrtem_pixel_size", "haadf_electrons", "hrtem_electrons", "particle_px", "atomic_pixel_size"):
             lo, hi = getattr(self, name)
             if not 0 < lo <= hi:
                 raise LowdoseError(f"{name} must be a range 0 < low <= high, got {lo}, {hi}")
