@@ -37,7 +37,7 @@ from napari_lowdose.core.evaluate import best_gaussian, score  # noqa: E402
 
 CATEGORIES = (("val_haadf_np", "HAADF atoms, particles on C"), ("val_haadf_xtal", "HAADF atoms, crystals"),
               ("val_haadf_ps", "HAADF particle scale"), ("val_hrtem_np", "HRTEM, particles on C"))
-ALL_METHODS = ("noisy", "gaussian", "bm3d", "tkrem", "ours", "adapt")
+ALL_METHODS = ("noisy", "gaussian", "bm3d", "tkrem", "ours", "guard", "adapt")
 
 
 def category(name: str) -> str:
@@ -97,6 +97,7 @@ def main() -> None:
                 outputs[(name, float(dose))]["tkrem"] = img
     old = {(r["scene"], r["dose"]): r for r in json.loads(args.reuse.read_text())["rows"]} if args.reuse else {}
     rows = []
+    row_notes: dict[tuple[str, float], str] = {}
     for v in images:
         key = (v.name, v.dose)
         res = outputs[key]
@@ -114,12 +115,22 @@ def main() -> None:
             t0 = time.perf_counter()
             res["ours"] = denoise(v.noisy, model)
             timing["ours"] += time.perf_counter() - t0
+        if "guard" in args.methods:  # ours + the Gaussian guard, gain and offset estimated as `denoise --guard on` does
+            from napari_lowdose.core.guard import guard_plane
+
+            t0 = time.perf_counter()
+            net = res["ours"] if "ours" in res else denoise(v.noisy, model)
+            res["guard"], _, note = guard_plane(v.noisy, net, lambda x: denoise(x, model))
+            timing["guard"] += time.perf_counter() - t0
+            row_notes[key] = note
         if "adapt" in args.methods and v.dose in doses[v.modality][: args.adapt_doses]:
             t0 = time.perf_counter()
             adapted, report = adapt(v.noisy, model, seconds=args.adapt_seconds)
             res["adapt"] = denoise(v.noisy, adapted)
             timing["adapt"] += time.perf_counter() - t0
         row = {"scene": v.name, "category": category(v.name), "modality": v.modality, "dose": v.dose, "pixel_size": v.pixel_size}
+        if key in row_notes:
+            row["guard_note"] = row_notes[key]
         for m, img in res.items():
             p, s = score(np.asarray(img, np.float64), v.truth.astype(np.float64))
             row[f"{m}_psnr"], row[f"{m}_ssim"] = round(p, 3), round(s, 4)
@@ -145,8 +156,9 @@ def summary(rows: list[dict]) -> str:
     cells: dict[tuple[str, float], list[dict]] = defaultdict(list)
     for r in rows:
         cells[(r["category"], r["dose"])].append(r)
-    head = "| images | e⁻/px | n | " + " | ".join(methods) + " | ours − tk-r-em | ours − Gaussian |"
-    lines = [head, "|" + "---|" * (len(methods) + 5)]
+    guard = "guard" in methods
+    head = "| images | e⁻/px | n | " + " | ".join(methods) + " | ours − tk-r-em | ours − Gaussian |" + (" guard − tk-r-em | guard − Gaussian |" if guard else "")
+    lines = [head, "|" + "---|" * (len(methods) + 5 + 2 * guard)]
     for (cat, dose), rs in sorted(cells.items()):
         def mean(m, kind="psnr"):
             vals = [r[f"{m}_{kind}"] for r in rs if f"{m}_{kind}" in r]
@@ -154,7 +166,8 @@ def summary(rows: list[dict]) -> str:
         vals = " | ".join(f"{mean(m):.2f} / {mean(m, 'ssim'):.3f}" if not np.isnan(mean(m)) else "–" for m in methods)
         d_tk = mean("ours") - mean("tkrem")
         d_g = mean("ours") - mean("gaussian")
-        lines.append(f"| {cat} | {dose:g} | {len(rs)} | {vals} | {d_tk:+.2f} | {d_g:+.2f} |")
+        extra = f" {mean('guard') - mean('tkrem'):+.2f} | {mean('guard') - mean('gaussian'):+.2f} |" if guard else ""
+        lines.append(f"| {cat} | {dose:g} | {len(rs)} | {vals} | {d_tk:+.2f} | {d_g:+.2f} |{extra}")
     return "PSNR dB / SSIM after an affine match, mean over the scenes of each cell\n\n" + "\n".join(lines)
 
 
@@ -170,7 +183,7 @@ def figure(images, outputs, path: Path) -> None:
         if cands:
             lowest = sorted({v.dose for v in cands})[1] if len({v.dose for v in cands}) > 1 else cands[0].dose
             picks.append(next(v for v in cands if v.dose == lowest))
-    methods = [m for m in ("noisy", "gaussian", "bm3d", "tkrem", "ours", "adapt") if any(m in outputs[(v.name, v.dose)] for v in picks)]
+    methods = [m for m in ("noisy", "gaussian", "bm3d", "tkrem", "ours", "guard", "adapt") if any(m in outputs[(v.name, v.dose)] for v in picks)]
     fig, axes = plt.subplots(len(picks), len(methods) + 1, figsize=(1.9 * (len(methods) + 1), 2.0 * len(picks)))
     axes = np.atleast_2d(axes)
     for i, v in enumerate(picks):
@@ -189,7 +202,7 @@ def figure(images, outputs, path: Path) -> None:
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_title({"tkrem": "tk-r-em", "gaussian": "oracle Gaussian", "bm3d": "BM3D (oracle σ)", "adapt": "ours + adapt"}.get(m, m), fontsize=8)
+                ax.set_title({"tkrem": "tk-r-em", "gaussian": "oracle Gaussian", "bm3d": "BM3D (oracle σ)", "adapt": "ours + adapt", "guard": "ours + guard"}.get(m, m), fontsize=8)
         axes[i, 0].set_ylabel(f"{category(v.name)}\n{v.dose:g} e⁻/px", fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

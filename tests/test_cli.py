@@ -227,6 +227,36 @@ def test_denoise_writes_float32_with_pixel_size(tmp_path, capsys, small_model_fi
     np.testing.assert_allclose(df.data, expected, rtol=1e-5, atol=1e-4)
 
 
+def test_denoise_guard_blends_with_a_gaussian_as_the_image_prefers(tmp_path, capsys, small_model_file):
+    from scipy import ndimage
+
+    from napari_lowdose.core.guard import GuardChoice, apply
+    from napari_lowdose.core.model import load_model
+    from napari_lowdose.core.tiling import denoise
+    from napari_lowdose.io import read_image, write_image
+
+    y, x = np.mgrid[:96, :96]
+    lam = ndimage.gaussian_filter(1 + 5.0 * ((x // 6 + y // 6) % 2), 1.0)
+    counts = np.random.default_rng(4).poisson(lam)
+    a = write_image(tmp_path / "a.tif", (100 + 10 * counts).astype(np.uint16), pixel_size=0.3)
+    args = ["denoise", str(a), "--model", str(small_model_file), "--tile", "64", "--device", "cpu"]
+    assert main([*args, "-o", str(tmp_path / "off")]) == 0  # auto: this card records no range, so no guard
+    assert "guard" not in capsys.readouterr().err
+    assert main([*args, "-o", str(tmp_path / "on"), "--guard", "on", "--gain", "10", "--offset", "100"]) == 0
+    err = capsys.readouterr().err
+    assert "guard: " in err and "gain 10 ADU/e⁻, offset 100 ADU given" in err
+    (plain,), (guarded,) = read_image(tmp_path / "off" / "a_denoised.tif"), read_image(tmp_path / "on" / "a_denoised.tif")
+    net = denoise(read_image(a)[0].data, load_model(small_model_file), tile=64, device="cpu")
+    np.testing.assert_allclose(plain.data, net, rtol=1e-5, atol=1e-3)
+    # the written result is one of the blends the guard tries, and an untrained network is not kept whole
+    import re
+
+    w, s = re.search(r"network \((\d+)%\) with a Gaussian filter \(([\d.]+) px\)|a Gaussian filter \(([\d.]+) px\) beat", err).groups()[:2] \
+        if "blends" in err else (0, re.search(r"Gaussian filter \(([\d.]+) px\)", err).group(1))
+    choice = GuardChoice(float(w) / 100, float(s), 0, 0, 0, 0, 0)
+    np.testing.assert_allclose(guarded.data, apply(read_image(a)[0].data, net, choice), rtol=0.02, atol=2.0)
+
+
 def test_denoise_reports_a_failing_file_and_goes_on(tmp_path, capsys, small_model_file):
     import numpy as np
 

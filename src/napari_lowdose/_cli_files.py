@@ -138,10 +138,15 @@ def cmd_denoise(args, bar_class) -> int:
                 result = drive(denoiser.run(image.data, name=path.name), lambda s: bar.update(s.done, s.total, s.message))
             finally:
                 bar.close()
-            for note in denoiser.notes[seen:]:
-                print(f"{PLUGIN}: note: {note}", file=sys.stderr)
+            notes = list(denoiser.notes[seen:])
+            guard = getattr(args, "guard", "off")
+            if guard == "on" or (guard == "auto" and note):
+                result, guard_note = _guarded(image, result, denoiser, args)
+                notes.append(guard_note)
+            for n in notes:
+                print(f"{PLUGIN}: note: {n}", file=sys.stderr)
             z = image.scale[0] if image.data.ndim == 3 and image.units[0] == "angstrom" else None
-            prov = provenance(denoiser.model, path, image, denoiser, denoiser.notes[seen:])
+            prov = provenance(denoiser.model, path, image, denoiser, notes)
             write_image(out_path, result, pixel_size=image.pixel_size, z_size=z, provenance=prov)
             print(f"{PLUGIN}: wrote {out_path}")
         except LowdoseError as exc:
@@ -154,6 +159,21 @@ def cmd_denoise(args, bar_class) -> int:
         print(f"{PLUGIN}: {failed} file(s) or signal(s) of {len(args.files)} file(s) failed", file=sys.stderr)
         return EXIT_ERROR
     return 0
+
+
+def _guarded(image, result, denoiser, args):
+    """The Gaussian guard (core/guard.py) on a 2-D image: (result, the note to print)."""
+    import numpy as np
+
+    from .core.guard import guard_plane
+    from .core.tiling import TiledDenoiser
+
+    if image.data.ndim != 2:
+        return result, "guard not applied: it works on one 2-D image (this one has several planes)"
+    again = TiledDenoiser(denoiser.model, tile=args.tile, overlap=args.overlap, device=args.device, flips=args.flips, refine=args.refine)
+    out, _, note = guard_plane(np.asarray(image.data), result, lambda x: drive(again.run(x)),
+                               getattr(args, "gain", None), getattr(args, "offset", None))
+    return out, note
 
 
 def _adapted(denoiser, model, image, label, seconds, args, bar_class):
