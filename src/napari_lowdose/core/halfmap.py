@@ -49,22 +49,10 @@ from typing import Callable
 import numpy as np
 
 from .errors import InvalidImageError
-from .spectrum import (
-    NOT_MEASURABLE,
-    WHITE_RANGE,
-    Profile,
-    _binomial_half,
-    _frc,
-    _frc_cutoff,
-    _noise_from_samples,
-    frc_curve,
-    _bins,
-    as_plane,
-    looks_like_counts,
-    column_floor,
-    noise_whiteness,
-    windowed_spectrum,
-)
+from .spectrum.frc import _binomial_half, _frc, _frc_cutoff, frc_curve
+from .spectrum.grid import Profile, _bins, as_plane, windowed_spectrum
+from .spectrum.noise import WHITE_RANGE, _noise_from_samples, column_floor, looks_like_counts, noise_whiteness
+from .spectrum.readout import NOT_MEASURABLE
 
 THRESHOLD = 1 / 7
 BLOCK = 64  #: block side (px) for the noise-variance-against-mean fit of :func:`estimate_counts`

@@ -40,7 +40,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft as sfft
 from scipy import ndimage
 
-from .spectrum import _noise_from_samples, _rgrid
+from .spectrum.grid import _rgrid
+from .spectrum.noise import _noise_from_samples
 
 REFINE_METHODS = ("none", "wiener")  #: what a model card's ``refine`` and ``denoise(refine=)`` accept
 CORNERS = 1.0  #: the noise power is read where r = k / Nyquist >= this: the spectrum's corners
