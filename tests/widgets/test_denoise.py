@@ -239,3 +239,20 @@ def test_adapt_then_denoise_reports_what_adaptation_did(qtbot, setup, small_mode
     assert "noisy denoised" in viewer.layers
     text = widget.status.text()
     assert "adapt" in text and ("blind-spot score" in text or "not adapted" in text)
+
+
+def test_guard_runs_on_the_result_and_says_what_it_chose(qtbot, setup, small_model):
+    from napari_lowdose.widgets.trust import DETECTOR_KEY
+
+    viewer, widget, data = setup
+    viewer.layers["noisy"].metadata[DETECTOR_KEY] = {"gain": 1.0, "offset": 0.0, "source": "typed"}  # Poisson counts
+    assert not widget._guarded(viewer.layers["noisy"])  # auto: this model's card records no range
+    widget.guard.setCurrentIndex(widget.guard.findData("on"))
+    widget.run()
+    with qtbot.waitSignal(widget.worker.finished, timeout=120000):
+        pass
+    text = widget.status.text()
+    assert "guard: " in text and "gain 1 ADU/e⁻, offset 0 ADU given" in text
+    net = denoise(data, small_model, tile=64, overlap=16, device="cpu")
+    out = viewer.layers["noisy denoised"].data
+    assert out.shape == data.shape and not np.allclose(out, net)  # an untrained network is not kept whole

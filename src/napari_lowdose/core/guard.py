@@ -131,7 +131,8 @@ def iter_choose(counts: np.ndarray, network: Callable[[np.ndarray], np.ndarray],
     net_err = float(err[list(config.weights).index(1.0)].min()) if 1.0 in config.weights else float("nan")
     gauss_err = float(err[list(config.weights).index(0.0)].min()) if 0.0 in config.weights else float("nan")
     # dB of the signal error (held-out error minus the fold noise), network against the best Gaussian
-    sig_net, sig_gauss = max(net_err - noise, 1e-12), max(gauss_err - noise, 1e-12)
+    # (floored at 1 % of the fold noise: the difference of two noisy errors can come out below 0)
+    sig_net, sig_gauss = max(net_err - noise, 0.01 * noise), max(gauss_err - noise, 0.01 * noise)
     return GuardChoice(float(config.weights[iw]), float(config.sigmas[js]), float(err[iw, js]), net_err, gauss_err, noise,
                        float(10 * np.log10(sig_gauss / sig_net)), {"errors": err.tolist()})
 
@@ -177,10 +178,12 @@ def guard_plane(image: np.ndarray, denoised: np.ndarray, network: Callable[[np.n
     try:
         if gain is None or offset is None:
             est = estimate_gain(_crop(plane, config.max_side))
+            if not est.identifiable:  # thinning needs Poisson counts: a wrong scale biases the choice
+                se = f"±{est.gain_se:.0%}" if np.isfinite(est.gain_se) else "not at all"
+                return (np.asarray(denoised, np.float32), None,
+                        f"guard not applied: this image pins the detector gain down only {se}; give the gain and offset")
             gain, offset = est.gain, est.offset
             how = f"gain {gain:.3g} ADU/e⁻, offset {offset:.4g} ADU estimated from the image"
-            if not est.identifiable:
-                how += f" (±{est.gain_se:.0%}: give them for a surer guard)" if np.isfinite(est.gain_se) else " (uncertain)"
         else:
             how = f"gain {gain:.3g} ADU/e⁻, offset {offset:.4g} ADU given"
         out, choice = guarded(plane, denoised, network, gain, offset, config)

@@ -98,3 +98,20 @@ def adapt_then_denoise(model: Model, data: np.ndarray, name: str, seconds: float
     result = yield from denoise_with_snapshots(denoiser, data, name)
     notes.extend(denoiser.notes)
     return result
+
+
+def with_guard(body, data, model: Model, denoiser_kwargs: dict, gain, offset, notes: list):
+    """Worker body: ``body`` (a worker generator of (step, snapshot)), then the Gaussian guard
+    (core/guard.py) on its result when that is one 2-D image; what the guard did is appended to ``notes``."""
+    from ..core.guard import guard_plane
+    from ..core.progress import drive
+
+    result = yield from body
+    if np.ndim(result) != 2:
+        notes.append("guard not applied: it works on one 2-D image")
+        return result
+    yield Tick(0, 1, "guard: the network against Gaussian filters on the image's own electrons…"), None
+    again = TiledDenoiser(model, **denoiser_kwargs)
+    out, _, note = guard_plane(np.asarray(data), result, lambda x: drive(again.run(x)), gain, offset)
+    notes.append(note)
+    return out

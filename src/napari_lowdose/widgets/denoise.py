@@ -30,7 +30,7 @@ from ..core.image import check_denoisable
 from ..core.model import BUNDLED_MODELS, DEFAULT_MODEL, Model, load_model
 from ..core.tiling import TiledDenoiser
 from ._layers import refresh_layer_combo, show_error, stop_when_destroyed
-from ._denoise_work import adapt_then_denoise, card_text as _card_text, denoise_with_snapshots as _denoise_with_snapshots
+from ._denoise_work import adapt_then_denoise, card_text as _card_text, denoise_with_snapshots as _denoise_with_snapshots, with_guard
 from ._registry import register_denoise_widget
 
 if TYPE_CHECKING:
@@ -90,6 +90,12 @@ class DenoiseWidget(QWidget):
         self.adapt.setSpecialValueText("off")
         self.adapt.setToolTip("Adapt the model to this image first (self-supervised, on the image itself, for this long); "
                               "the adapted weights are used only if they beat the model on a held-out strip")
+        self.guard = QComboBox()
+        for label, value in (("auto (outside the model's range)", "auto"), ("on", "on"), ("off", "off")):
+            self.guard.addItem(label, value)
+        self.guard.setToolTip("Blend the network with a Gaussian filter as much as the image's own electrons prefer (Poisson "
+                              "thinning: 5 more network runs on a 512 px crop). It needs the detector gain and offset: typed in "
+                              "Image info, or estimated when the image pins them down")
         self.choice_label = QLabel()
         self.choice_label.setWordWrap(True)
         self._user_model = False  # True once the user picks a model: the file's metadata no longer chooses
@@ -114,6 +120,7 @@ class DenoiseWidget(QWidget):
         form.addRow("average flips", self.flips)
         form.addRow("refine", self.refine)
         form.addRow("adapt to image", self.adapt)
+        form.addRow("guard", self.guard)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         buttons = QHBoxLayout()
@@ -285,6 +292,14 @@ class DenoiseWidget(QWidget):
             body = (adapt_then_denoise, self.model, data, layer.name, float(self.adapt.value()), kwargs, self._notes)
         else:
             body = (_denoise_with_snapshots, denoiser, data, layer.name)
+        if self._guarded(layer):
+            from .trust import DETECTOR_KEY
+
+            det = layer.metadata.get(DETECTOR_KEY) or {}
+            typed = det.get("source") == "typed"
+            kwargs = dict(tile=denoiser.tile, overlap=denoiser.overlap, device=denoiser.device, flips=denoiser.flips, refine=denoiser.refine)
+            body = (with_guard, body[0](*body[1:]), data, self.model, kwargs, det.get("gain") if typed else None,
+                    det.get("offset") if typed else None, self._notes)
         self.worker = create_worker(*body, _start_thread=False, _connect={"errored": self._on_error})
         self.worker.yielded.connect(self._on_progress)
         self.worker.returned.connect(self._on_done)
@@ -296,6 +311,15 @@ class DenoiseWidget(QWidget):
         refine = ", Wiener refinement" if denoiser.refine == "wiener" else ""
         self.status.setText(f"denoising on {denoiser.device}, tile {denoiser.tile}, overlap {denoiser.overlap}{flips}{refine}…")
         self.worker.start()
+
+    def _guarded(self, layer) -> bool:
+        """Whether the guard runs: on, or auto and the image's pixel size lies outside the model's range."""
+        mode = self.guard.currentData()
+        if mode != "auto":
+            return mode == "on"
+        from ..core.choose import range_note
+
+        return tuple(layer.units[-1:]) == ("angstrom",) and range_note(self.model.card, float(layer.scale[-1])) is not None
 
     def cancel(self) -> None:
         if self.worker is not None:
@@ -317,7 +341,8 @@ class DenoiseWidget(QWidget):
 
     def _on_done(self, result: np.ndarray) -> None:
         self._show(result)
-        notes = "".join(f"<br>{n}" for n in (self._notes or self._denoiser.notes))  # e.g. a skipped refinement, adaptation
+        own = [] if self.adapt.value() > 0 else list(self._denoiser.notes)  # adaptation reports its denoiser's notes itself
+        notes = "".join(f"<br>{n}" for n in own + list(self._notes))  # e.g. a skipped refinement, adaptation, the guard
         self.status.setText(f"done: {self._meta['name']}{notes}")
         from .trust import check_after_denoise  # the trust check's one sentence, on a worker
 
