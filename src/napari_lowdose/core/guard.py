@@ -28,8 +28,8 @@ from scipy import ndimage
 from .errors import LowdoseError
 from .progress import drive
 
-#: px: Gaussian widths tried, 0.5 px to about 6.6 px in steps of 15 %
-SIGMAS = tuple(round(0.5 * 1.15**i, 3) for i in range(19))
+#: px: Gaussian widths tried, 0.5 px to about 12 px in steps of 15 %
+SIGMAS = tuple(round(0.5 * 1.15**i, 3) for i in range(24))
 WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))  #: the network's share in the blend
 
 
@@ -77,8 +77,9 @@ class GuardChoice:
         if self.weight >= 1.0:
             return f"the network beat a Gaussian filter on this image's own held-out electrons ({self.network_vs_gaussian:+.1f} dB); kept as it is"
         if self.weight <= 0.0:
-            return (f"on this image's own held-out electrons a Gaussian filter ({self.sigma:.2g} px) beat the network "
-                    f"({self.network_vs_gaussian:+.1f} dB): the result is that filter; the model does not fit this image")
+            how = f"beat the network ({self.network_vs_gaussian:+.1f} dB)" if self.network_vs_gaussian <= -0.05 else "did as well as the network"
+            return (f"on this image's own held-out electrons a Gaussian filter ({self.sigma:.2g} px) {how}: "
+                    "the result is that filter; the model does not fit this image")
         return (f"the result blends the network ({self.weight:.0%}) with a Gaussian filter ({self.sigma:.2g} px), the mix this "
                 f"image's own held-out electrons preferred (network alone {self.network_vs_gaussian:+.1f} dB against the filter)")
 
