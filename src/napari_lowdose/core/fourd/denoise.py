@@ -33,7 +33,7 @@ from torch.nn import functional as F
 
 from ..errors import LowdoseError
 from ..unet import UNet, UNetConfig
-from .fuse import BandFusion
+from .fuse import BandFusion, mean_gain, mean_of
 from .data import MIN_DETECTOR, MIN_SCAN, check_4d, native, read_rows, reflect_pad_scan
 
 
@@ -188,24 +188,6 @@ def cascade(nets: list[NeighbourNet], rows_of, r0: int, r1: int, ny: int, beta: 
         if hi < b:
             current[hi - a :] = noisy[hi - a :]
     return current[r0 - a : r1 - a]
-
-
-def mean_gain(noisy_mean: np.ndarray, denoised_mean: np.ndarray, sigma: float = 1.0) -> np.ndarray:
-    """Per detector pixel gain that maps the denoised mean pattern onto the noisy one (both smoothed by a
-    Gaussian of ``sigma`` px, so the gain is not noisy where counts are few); 1 where both are zero."""
-    from scipy import ndimage
-
-    a = ndimage.gaussian_filter(np.asarray(noisy_mean, np.float64), sigma)
-    b = ndimage.gaussian_filter(np.asarray(denoised_mean, np.float64), sigma)
-    tiny = 1e-12 * max(float(a.max()), float(b.max()), 1e-30)
-    return np.where(b > tiny, a / np.maximum(b, tiny), 1.0)
-
-
-def mean_of(data) -> np.ndarray:
-    acc = np.zeros(data.shape[2:], np.float64)
-    for r in range(data.shape[0]):
-        acc += np.maximum(np.asarray(data[r], np.float64), 0).sum(axis=0)
-    return acc / (data.shape[0] * data.shape[1])
 
 
 class Denoiser4D:

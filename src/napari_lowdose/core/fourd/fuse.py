@@ -116,3 +116,21 @@ class BandFusion:
             for w, rb in zip(self.weights(), bands(nf - pf, self.sigmas)):
                 out[where] += w * rb
         return out.reshape(shape)
+
+
+def mean_gain(noisy_mean: np.ndarray, denoised_mean: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    """Per detector pixel gain that maps the denoised mean pattern onto the noisy one (both smoothed by a
+    Gaussian of ``sigma`` px, so the gain is not noisy where counts are few); 1 where both are zero."""
+    from scipy import ndimage
+
+    a = ndimage.gaussian_filter(np.asarray(noisy_mean, np.float64), sigma)
+    b = ndimage.gaussian_filter(np.asarray(denoised_mean, np.float64), sigma)
+    tiny = 1e-12 * max(float(a.max()), float(b.max()), 1e-30)
+    return np.where(b > tiny, a / np.maximum(b, tiny), 1.0)
+
+
+def mean_of(data) -> np.ndarray:
+    acc = np.zeros(data.shape[2:], np.float64)
+    for r in range(data.shape[0]):
+        acc += np.maximum(np.asarray(data[r], np.float64), 0).sum(axis=0)
+    return acc / (data.shape[0] * data.shape[1])
