@@ -153,3 +153,16 @@ def test_bad_4d_data_gets_a_sentence(panel, tmp_path):
     np.save(tmp_path / "flat.npy", np.zeros((4, 16, 16), np.float32))
     w.open_file(str(tmp_path / "flat.npy"))
     assert "has 3 axes" in w.status.text()
+
+
+def test_a_lazy_dask_layer_is_browsed_block_by_block(make_napari_viewer, qtbot):
+    da = pytest.importorskip("dask.array")
+    viewer = make_napari_viewer()
+    data = _scan((9, 6, 32, 32))
+    viewer.add_image(da.from_array(data, chunks=(2, 6, 32, 32)), name="lazy scan")
+    _, w = viewer.window.add_plugin_dock_widget(PLUGIN, "4D-STEM")
+    _wait_views(qtbot, w)
+    np.testing.assert_allclose(w.mean, data.mean(axis=(0, 1)))
+    region = w_region(w, "ADF")
+    np.testing.assert_allclose(viewer.layers["virtual ADF"].data, virtual_image(data, detector_mask((32, 32), region)))
+    np.testing.assert_array_equal(viewer.layers["pattern at scan position"].data, data[4, 3])
