@@ -106,6 +106,25 @@ def test_npy_reads_eagerly_or_lazily(tmp_path):
     np.testing.assert_array_equal(np.asarray(lazy.data), data)
 
 
+def test_lazy_npy_is_streamed_with_file_reads_not_a_memory_map(tmp_path):
+    """A lazily read .npy is read by scan rows with plain file reads (pages read by a memory map would stay
+    in the process's resident memory): the dask graph holds no memmap, and any slice reads the right values."""
+    from napari_lowdose.io.read4d import NpyRows
+
+    data = np.random.default_rng(1).poisson(3.0, (7, 5, 16, 16)).astype(np.uint16)
+    np.save(tmp_path / "d.npy", data)
+    lazy = read_4dstem(tmp_path / "d.npy", lazy=True)
+    sources = list(lazy.data.dask.values())
+    assert not any(isinstance(v, np.memmap) for v in sources) and any(isinstance(v, NpyRows) for v in sources)
+    np.testing.assert_array_equal(lazy.data[2:6, 1:4].compute(), data[2:6, 1:4])
+    rows = NpyRows(tmp_path / "d.npy", data.shape, data.dtype, np.load(tmp_path / "d.npy", mmap_mode="r").offset)
+    for key in (3, -1, slice(None), slice(1, 6, 2), slice(5, 0, -2), (slice(2, 4), 3), (4, Ellipsis, 7), (Ellipsis, 2)):
+        np.testing.assert_array_equal(rows[key], data[key], err_msg=str(key))
+    np.testing.assert_array_equal(np.asarray(rows), data)
+    with pytest.raises(IndexError):
+        rows[7]
+
+
 @pytest.mark.parametrize("ext", [".npy", ".h5", ".zarr"])
 def test_results_are_written_in_blocks_and_read_back(tmp_path, ext):
     if ext == ".zarr":

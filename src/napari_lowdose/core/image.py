@@ -24,8 +24,9 @@ def check_image(data, name: str = "image", *, min_side: int = MIN_SIDE, check_fi
     pixels are all finite. RGB/RGBA data (a trailing axis of length 3 or 4 stored as colour) is not a
     detector image and is refused by the reader before it reaches here (see :func:`looks_like_rgb`).
     """
-    dtype = np.dtype(getattr(data, "dtype", np.asarray(data).dtype))
-    shape = tuple(int(s) for s in getattr(data, "shape", np.shape(data)))
+    # (not getattr(data, "dtype", np.asarray(data).dtype): that default is evaluated, reading a lazy array whole)
+    dtype = np.dtype(data.dtype if hasattr(data, "dtype") else np.asarray(data).dtype)
+    shape = tuple(int(s) for s in (data.shape if hasattr(data, "shape") else np.shape(data)))
     if np.issubdtype(dtype, np.complexfloating):
         raise InvalidImageError(
             f"{name} holds complex numbers ({dtype}); napari-lowdose works on real-valued "

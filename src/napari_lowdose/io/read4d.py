@@ -25,6 +25,7 @@ from ..core.fourd.data import check_4d, native
 from ..core.units import ANGSTROM, normalise_unit, to_angstrom_factor
 
 LAZY_BYTES = 256 * 2**20  #: files above this size open lazily (dask) unless told otherwise
+LAZY_CHUNK = 64 * 2**20  #: bytes per dask chunk (whole scan rows) of a lazily read .npy file
 FOURD_EXTENSIONS = (".mib", ".hdr", ".blo", ".emd", ".h5", ".hdf5", ".npy", ".zarr")
 FORMAT_4D = "napari-lowdose 4D-STEM"  #: the ``format`` attribute of the .h5/.zarr files written here
 PIXEL = "pixel"
@@ -203,6 +204,61 @@ def _pick(signals: list[dict], path: Path, index: int | None) -> tuple[Any, list
     raise InvalidImageError(f"{path.name} holds no 4D-STEM data (scan y, scan x, ky, kx): its signals are {shapes}")
 
 
+class NpyRows:
+    """A read-only array-like over a C-order ``.npy`` file that reads the scan rows it is sliced for with
+    plain file reads: unlike a memory map, the pages read do not stay in the process's resident memory,
+    so streaming a file larger than RAM through it (dask, the denoiser) keeps the memory at one block.
+    Axis 0 takes an integer or a slice; the other axes anything numpy takes."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype, offset: int) -> None:
+        self.path, self.shape, self.dtype, self.offset = Path(path), tuple(int(s) for s in shape), np.dtype(dtype), int(offset)
+        self.ndim = len(self.shape)
+        self._row = int(np.prod(self.shape[1:], dtype=np.int64))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        if any(k is Ellipsis for k in key):
+            i = next(j for j, k in enumerate(key) if k is Ellipsis)
+            key = key[:i] + (slice(None),) * (self.ndim - len(key) + 1) + key[i + 1 :]
+        first, rest = (key[0] if key else slice(None)), key[1:]
+        if isinstance(first, (int, np.integer)):
+            i = int(first) + (self.shape[0] if first < 0 else 0)
+            if not 0 <= i < self.shape[0]:
+                raise IndexError(f"index {int(first)} is out of bounds for axis 0 with size {self.shape[0]}")
+            return self._read(i, i + 1)[0][rest]
+        if not isinstance(first, slice):
+            raise TypeError(f"{self.path.name}: rows of a streamed .npy file are taken by an integer or a slice, not {type(first).__name__}")
+        wanted = range(*first.indices(self.shape[0]))
+        if not wanted:
+            return self._read(0, 0)[(slice(None),) + rest]
+        lo, hi = min(wanted), max(wanted) + 1
+        stop = wanted.stop - lo
+        return self._read(lo, hi)[(slice(wanted.start - lo, stop if stop >= 0 else None, wanted.step),) + rest]
+
+    def _read(self, a: int, b: int) -> np.ndarray:
+        count = (b - a) * self._row
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset + a * self._row * self.dtype.itemsize)
+            flat = np.fromfile(fh, dtype=self.dtype, count=count)
+        if flat.size != count:
+            raise FileFormatError(f"{self.path.name} is truncated: scan rows {a}-{b - 1} are not all in the file")
+        return flat.reshape((b - a,) + self.shape[1:])
+
+    def __array__(self, dtype=None, copy=None):
+        out = self._read(0, self.shape[0])
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+def _npy_rows(path: Path, arr) -> NpyRows | None:
+    """An :class:`NpyRows` over the file of a C-order memory-mapped .npy array (None otherwise)."""
+    if not isinstance(arr, np.memmap) or not arr.flags.c_contiguous or arr.dtype.hasobject:
+        return None
+    return NpyRows(path, arr.shape, arr.dtype, arr.offset)
+
+
 def _read_npy(path: Path, lazy: bool):
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -211,7 +267,12 @@ def _read_npy(path: Path, lazy: bool):
     if lazy:
         import dask.array as da
 
-        arr = da.from_array(arr, chunks=(max(1, min(arr.shape[0], 8)),) + arr.shape[1:] if arr.ndim == 4 else "auto")
+        if arr.ndim != 4:
+            return da.from_array(arr, chunks="auto")
+        rows = _npy_rows(path, arr)
+        row_bytes = int(np.prod(arr.shape[1:], dtype=np.int64)) * arr.dtype.itemsize
+        chunk = max(1, min(arr.shape[0], int(LAZY_CHUNK // max(row_bytes, 1))))
+        arr = da.from_array(rows if rows is not None else arr, chunks=(chunk,) + arr.shape[1:], meta=np.empty((0,) * 4, arr.dtype))
     return arr
 
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from ..core.errors import LowdoseError
 from ..core.fourd.denoise import Denoise4DConfig, Denoiser4D
-from ..core.fourd.detector import DetectorRegion, detector_mask, mean_pattern, standard_regions, virtual_image
+from ..core.fourd.data import check_4d
+from ..core.fourd.detector import DetectorRegion, detector_mask, iter_mean_pattern, iter_virtual_image, standard_regions
 from ._layers import fill_combo, show_error, stop_when_destroyed
 
 if TYPE_CHECKING:
@@ -36,6 +38,11 @@ def _denoise_job(data, config: Denoise4DConfig, holder: dict):
     yield from den.train()
     out = yield from den.apply()
     return out
+
+
+def _pattern_at(data, y: int, x: int) -> np.ndarray:
+    """The (ky, kx) pattern at scan position (y, x) as float32 numpy (a dask array reads one block)."""
+    return np.asarray(data[y, x], np.float32)
 
 
 def circles(shapes_layer) -> list[tuple[tuple[float, float], float]]:
@@ -68,6 +75,8 @@ def _ellipse(center, radius) -> np.ndarray:
 
 
 class FourDWidget(QWidget):
+    view_ready = Signal(str)  #: "mean", "BF", "ADF" or "pattern": that view was just updated (main thread)
+
     def __init__(self, napari_viewer: "napari.viewer.Viewer") -> None:
         super().__init__()
         self.viewer = napari_viewer
@@ -76,6 +85,8 @@ class FourDWidget(QWidget):
         self.result = None
         self.layer = None
         self._bar = None
+        self._views: dict = {}  # key -> the worker computing that view
+        self._serial: dict[str, int] = {}  # key -> number of the newest request
 
         self.layer_combo = QComboBox()
         self.open_button = QPushButton("Open 4D-STEM file…")
@@ -155,19 +166,64 @@ class FourDWidget(QWidget):
         add = getattr(self.viewer, f"add_{kind}")
         return add(data, name=name, **kwargs)
 
+    # ------------------------------------------------------------------ views
+    def _view(self, key: str, func, *args, done) -> None:
+        """Run ``func(*args)`` (a core generator or function, given arrays, never layers) on a worker; the
+        newest request per ``key`` wins: an older one still running is told to quit and its result is
+        dropped. ``done(result)`` runs in the main thread, then :attr:`view_ready` is emitted with ``key``."""
+        from napari.qt.threading import create_worker
+
+        old = self._views.pop(key, None)
+        if old is not None:
+            old.quit()  # a generator stops at its next block of scan rows
+        self._serial[key] = serial = self._serial.get(key, 0) + 1
+        layer = self.layer
+        worker = create_worker(func, *args, _start_thread=False, _connect={"errored": self._on_error})
+        if hasattr(worker, "yielded"):
+            worker.yielded.connect(lambda rec: self._serial.get(key) == serial and self.status.setText(rec.message))
+
+        def returned(result) -> None:
+            if self._serial.get(key) == serial and self.layer is layer:
+                done(result)
+                self.view_ready.emit(key)
+
+        worker.returned.connect(returned)
+        worker.finished.connect(lambda: self._views.get(key) is worker and self._views.pop(key))
+        self._views[key] = worker
+        worker.start()
+
+    def views_busy(self) -> bool:
+        """True while a mean pattern, virtual image or pattern is being computed."""
+        return bool(self._views)
+
     def setup(self) -> None:
-        """Mean pattern, BF/ADF detectors (from the bright disc), virtual images and the scan-position
-        point for the chosen 4D layer."""
+        """For the chosen 4D layer: the scan-position point at once, then on workers the mean pattern, the
+        BF/ADF detectors (from its bright disc), the virtual images and the pattern at the point. Nothing
+        is read from the data in the GUI thread, so a lazy multi-GB dataset never blocks napari."""
         name = self.layer_combo.currentText()
         if not name or name not in self.viewer.layers:
             return
         self.layer = self.viewer.layers[name]
-        data = self.layer.data
+        data = self.layer.data  # the array, handed to the workers (never the layer)
         try:
-            mean = np.asarray(mean_pattern(data))
+            check_4d(data, name)
         except LowdoseError as exc:
-            show_error(self.status, f"{name}: {exc}")
+            show_error(self.status, str(exc))
             return
+        scan = tuple(float(s) for s in self.layer.scale[:2])
+        pname = "scan position"
+        if pname in self.viewer.layers:
+            self.viewer.layers.remove(pname)
+        start = np.array([[data.shape[0] // 2, data.shape[1] // 2]], float) * np.array(scan)
+        self.points = self.viewer.add_points(start, name=pname, face_color="red", size=max(scan) * 1.5)
+        self.points.events.data.connect(lambda event: self.show_pattern())
+        self.points.mode = "add"
+        self.show_pattern()
+        self.status.setText(f"{name}: reading the mean pattern…")
+        self._view("mean", iter_mean_pattern, data, done=self._mean_ready)
+
+    def _mean_ready(self, mean: np.ndarray) -> None:
+        name = self.layer.name
         self.mean = mean
         self._put(f"{name} mean pattern", np.log1p(np.maximum(mean, 0)), colormap="magma")
         bf, adf = standard_regions(mean)
@@ -183,42 +239,40 @@ class FourDWidget(QWidget):
             self.detectors[key] = layer
         for key in (BF, ADF):
             self.update_virtual(key)
-        scan = tuple(float(s) for s in self.layer.scale[:2])
-        pname = "scan position"
-        if pname in self.viewer.layers:
-            self.viewer.layers.remove(pname)
-        start = np.array([[data.shape[0] // 2, data.shape[1] // 2]], float) * np.array(scan)
-        self.points = self.viewer.add_points(start, name=pname, face_color="red", size=max(scan) * 1.5)
-        self.points.events.data.connect(lambda event: self.show_pattern())
-        self.show_pattern()
-        self.points.mode = "add"
-        ny, nx, ky, kx = data.shape
+        self.viewer.layers.selection.active = self.points
+        ny, nx, ky, kx = self.layer.data.shape
         self.status.setText(f"{name}: {ny} x {nx} scan of {ky} x {kx} patterns. Edit the BF/ADF detector circles; click on a virtual image to see a pattern.")
 
     def update_virtual(self, key: str) -> None:
+        """Recompute the virtual image of detector ``key`` (BF or ADF) on a worker from its Shapes layer."""
         if self.layer is None or key not in getattr(self, "detectors", {}):
             return
         try:
             region = region_from_shapes(self.detectors[key])
             if region is None:
                 return
-            image = np.asarray(virtual_image(self.layer.data, detector_mask(self.layer.data.shape[2:], region)))
+            mask = detector_mask(self.layer.data.shape[2:], region)
         except LowdoseError as exc:
             show_error(self.status, str(exc))
             return
         scan = tuple(float(s) for s in self.layer.scale[:2])
         units = tuple(str(u) for u in self.layer.units[:2])
-        self._put(f"virtual {key}", image, scale=scan, units=units, colormap="gray")
+        self._view(key, iter_virtual_image, self.layer.data, mask, f"virtual {key}",
+                   done=lambda image: self._put(f"virtual {key}", image, scale=scan, units=units, colormap="gray"))
 
     def show_pattern(self) -> None:
+        """Show the pattern at the last point of "scan position" (read on a worker)."""
         if self.layer is None or not len(self.points.data):
             return
         scan = np.array([float(s) for s in self.layer.scale[:2]])
         y, x = np.clip(np.round(np.asarray(self.points.data[-1])[-2:] / scan).astype(int), 0, np.array(self.layer.data.shape[:2]) - 1)
         self.position = (int(y), int(x))
-        pattern = np.asarray(self.layer.data[y, x], np.float32)
-        self._put("pattern at scan position", pattern, colormap="magma")
-        self.status.setText(f"pattern at scan position ({y}, {x}): {float(pattern.sum()):.4g} counts")
+
+        def shown(pattern: np.ndarray) -> None:
+            self._put("pattern at scan position", pattern, colormap="magma")
+            self.status.setText(f"pattern at scan position ({y}, {x}): {float(pattern.sum()):.4g} counts")
+
+        self._view("pattern", _pattern_at, self.layer.data, int(y), int(x), done=shown)
 
     # ------------------------------------------------------------------ denoise
     def config(self) -> Denoise4DConfig:
@@ -279,6 +333,10 @@ class FourDWidget(QWidget):
             self._bar = None
 
     def _stop_work(self) -> None:
+        self._serial.clear()  # results still on their way are dropped
+        for worker in list(self._views.values()):
+            worker.quit()
+        self._views.clear()
         den = self.job.get("denoiser")
         if den is not None:
             den.stop()

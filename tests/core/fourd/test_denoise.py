@@ -147,3 +147,20 @@ def test_config_is_validated():
     for bad in ({"cycles": 0}, {"beta": 1.5}, {"radius": 3}, {"minutes": -1}, {"max_steps": 0}, {"finish": "clip"}):
         with pytest.raises(LowdoseError):
             Denoise4DConfig(**bad)
+
+
+def test_float32_input_is_never_modified_and_small_inference_batches_change_nothing(monkeypatch):
+    """The denoiser normalises blocks in place: never the caller's float32 array; the inference batch
+    shrinks for large detectors (memory) without changing the result."""
+    import napari_lowdose.core.fourd.denoise as dn
+
+    _, noisy = _data(3)
+    noisy[0, 0, 0, 0] = -2.0  # negative counts are clipped in the copy, not in the input
+    before = noisy.copy()
+    den = Denoiser4D(noisy, Denoise4DConfig(max_steps=3, val_every=2, radius=1, finish="none", seed=1))
+    drive(den.train())
+    out = drive(den.apply())
+    np.testing.assert_array_equal(noisy, before)
+    assert dn.eval_batch(24, (128, 128)) == 21 and dn.eval_batch(8, (16, 16)) == 64
+    monkeypatch.setattr(dn, "eval_batch", lambda *a, **k: 1)
+    np.testing.assert_allclose(drive(den.apply()), out, rtol=1e-5, atol=1e-6)

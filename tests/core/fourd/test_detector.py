@@ -73,3 +73,60 @@ def test_bad_regions_and_masks_get_a_sentence():
         virtual_image(np.zeros((4, 32, 32)), np.ones((32, 32), bool))
     with pytest.raises(LowdoseError, match="mask is 16 x 16"):
         virtual_image(np.zeros((2, 2, 32, 32)), np.ones((16, 16), bool))
+
+
+def test_block_generators_give_the_whole_scan_results_with_progress():
+    da = pytest.importorskip("dask.array")
+    from napari_lowdose.core.fourd.detector import iter_mean_pattern, iter_virtual_image
+    from napari_lowdose.core.progress import drive
+
+    rng = np.random.default_rng(1)
+    data = rng.poisson(2.0, (7, 5, 16, 16)).astype(np.uint16)
+    mask = detector_mask((16, 16), DetectorRegion((8, 8), 6, 2))
+    for arr in (data, da.from_array(data, chunks=(2, 5, 16, 16))):
+        records = []
+        image = drive(iter_virtual_image(arr, mask), records.append)
+        np.testing.assert_array_equal(image, virtual_image(data, mask))
+        assert image[3, 4] == data[3, 4][mask].sum()
+        mean = drive(iter_mean_pattern(arr), records.append)
+        np.testing.assert_allclose(mean, data.mean(axis=(0, 1)))
+        assert records[-1].rows == 7 and records[-1].fraction == 1.0
+    lazy_records = []
+    drive(iter_mean_pattern(da.from_array(data, chunks=(2, 5, 16, 16))), lazy_records.append)
+    assert [r.rows for r in lazy_records] == [2, 4, 6, 7]  # one dask row chunk at a time
+
+
+def test_block_generator_refuses_a_wrong_mask_before_reading():
+    from napari_lowdose.core.fourd.detector import iter_virtual_image
+
+    with pytest.raises(LowdoseError, match="mask is 8 x 8"):
+        next(iter_virtual_image(np.zeros((3, 3, 16, 16)), np.ones((8, 8), bool)))
+
+
+class _Unreadable:
+    """A 4D array-like (shape, dtype, slicing) that must never be converted whole."""
+
+    def __init__(self, data):
+        self.data, self.shape, self.dtype, self.ndim = data, data.shape, data.dtype, data.ndim
+
+    def __getitem__(self, key):
+        return self.data[key]
+
+    def __array__(self, dtype=None, copy=None):
+        raise AssertionError("the whole 4D array was read")
+
+
+def test_checks_and_block_reads_never_convert_the_whole_array():
+    from napari_lowdose.core.fourd.data import check_4d
+    from napari_lowdose.core.fourd.detector import iter_mean_pattern, iter_virtual_image
+    from napari_lowdose.core.image import check_image
+    from napari_lowdose.core.progress import drive
+
+    data = np.random.default_rng(2).poisson(1.0, (4, 3, 16, 16)).astype(np.uint16)
+    lazy = _Unreadable(data)
+    check_4d(lazy, min_detector=16, min_scan=3)
+    check_image(lazy, check_finite=False)
+    mask = detector_mask((16, 16), DetectorRegion((8, 8), 5))
+    np.testing.assert_allclose(drive(iter_mean_pattern(lazy)), data.mean(axis=(0, 1)))
+    np.testing.assert_array_equal(drive(iter_virtual_image(lazy, mask)), virtual_image(data, mask))
+    np.testing.assert_array_equal(virtual_image(lazy, mask), virtual_image(data, mask))

@@ -39,3 +39,24 @@ def test_a_right_prediction_is_kept_and_a_broad_bias_is_corrected():
     assert mse(fixed) < 0.5 * mse(flat) and mse(fixed) < mse(noisy)
     sums = lambda a: a.sum(axis=(2, 3))  # noqa: E731
     assert np.mean((sums(fixed) - sums(truth)) ** 2) < np.mean((sums(flat) - sums(truth)) ** 2) / 4
+
+
+def test_fusion_in_pieces_equals_fusion_of_the_whole_block(monkeypatch):
+    """Large patterns are split into bands a few positions at a time (bounded memory): same weights,
+    same result as one piece."""
+    import napari_lowdose.core.fourd.fuse as fuse
+
+    truth = _truth((5, 4, 32, 32))
+    noisy = np.random.default_rng(2).poisson(truth).astype(np.float32)
+    pred = np.broadcast_to(truth.mean(axis=(0, 1)), truth.shape)
+    whole = BandFusion(truth.shape[2:])
+    whole.add(noisy, pred)
+    expected = whole.fuse(noisy, pred)
+    monkeypatch.setattr(fuse, "PIECE", 3 * 32 * 32)  # 3 positions a piece: 20 positions in 7 uneven pieces
+    pieces = BandFusion(truth.shape[2:])
+    pieces.add(noisy[:2], pred[:2])
+    pieces.add(noisy[2:], pred[2:])
+    np.testing.assert_allclose(pieces.weights(), whole.weights(), rtol=1e-6, atol=1e-7)
+    got = pieces.fuse(noisy, pred)
+    assert got.shape == noisy.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)

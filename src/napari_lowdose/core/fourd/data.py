@@ -28,8 +28,9 @@ def check_4d(data, name: str = "4D-STEM data", *, min_detector: int = 1, min_sca
     ``min_detector`` px per side and a scan of at least ``min_scan`` positions per side. NaN/Inf are
     checked where the data are read (:func:`read_rows` with ``check_finite``), not here: a lazy array
     is never loaded whole for a check."""
-    shape = tuple(int(s) for s in getattr(data, "shape", np.shape(data)))
-    dtype = np.dtype(getattr(data, "dtype", np.asarray(data).dtype))
+    # only objects without a shape/dtype (lists) are converted: a lazy or memory-mapped array is never read here
+    shape = tuple(int(s) for s in (data.shape if hasattr(data, "shape") else np.shape(data)))
+    dtype = np.dtype(data.dtype if hasattr(data, "dtype") else np.asarray(data).dtype)
     if np.issubdtype(dtype, np.complexfloating) or not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
         raise InvalidImageError(f"{name} has data type {dtype}; 4D-STEM data must be real counts or intensities")
     if len(shape) != 4:

@@ -33,7 +33,7 @@ from torch.nn import functional as F
 
 from ..errors import LowdoseError
 from ..unet import UNet, UNetConfig
-from .fuse import BandFusion
+from .fuse import BandFusion, mean_gain, mean_of
 from .data import MIN_DETECTOR, MIN_SCAN, check_4d, native, read_rows, reflect_pad_scan
 
 
@@ -143,9 +143,17 @@ def gather(padded: np.ndarray, ii: np.ndarray, jj: np.ndarray, radius: int = 1) 
     return padded[ii[:, None] + radius + off[None, :, 0], jj[:, None] + radius + off[None, :, 1]]
 
 
-def _predict_block(net: NeighbourNet, padded: np.ndarray, batch: int = 64) -> np.ndarray:
+def eval_batch(n_inputs: int, detector: tuple[int, ...], most: int = 64, budget_bytes: int = 32 * 2**20) -> int:
+    """Positions per inference batch: at most ``most``, and few enough that the batch's neighbour
+    patterns (float32) stay within ``budget_bytes`` (large detectors: 24 x 128^2 px is 1.5 MB a position)."""
+    per = n_inputs * int(np.prod(detector)) * 4
+    return max(1, min(most, budget_bytes // max(per, 1)))
+
+
+def _predict_block(net: NeighbourNet, padded: np.ndarray, batch: int | None = None) -> np.ndarray:
     """Rates (normalised) at every interior position of a padded block: (h, w, ky, kx) float32."""
     r = net.radius
+    batch = batch or eval_batch(len(offsets(r)), padded.shape[2:])
     h, w = padded.shape[0] - 2 * r, padded.shape[1] - 2 * r
     ii, jj = np.divmod(np.arange(h * w), w)
     out = np.empty((h * w, *padded.shape[2:]), np.float32)
@@ -182,24 +190,6 @@ def cascade(nets: list[NeighbourNet], rows_of, r0: int, r1: int, ny: int, beta: 
     return current[r0 - a : r1 - a]
 
 
-def mean_gain(noisy_mean: np.ndarray, denoised_mean: np.ndarray, sigma: float = 1.0) -> np.ndarray:
-    """Per detector pixel gain that maps the denoised mean pattern onto the noisy one (both smoothed by a
-    Gaussian of ``sigma`` px, so the gain is not noisy where counts are few); 1 where both are zero."""
-    from scipy import ndimage
-
-    a = ndimage.gaussian_filter(np.asarray(noisy_mean, np.float64), sigma)
-    b = ndimage.gaussian_filter(np.asarray(denoised_mean, np.float64), sigma)
-    tiny = 1e-12 * max(float(a.max()), float(b.max()), 1e-30)
-    return np.where(b > tiny, a / np.maximum(b, tiny), 1.0)
-
-
-def mean_of(data) -> np.ndarray:
-    acc = np.zeros(data.shape[2:], np.float64)
-    for r in range(data.shape[0]):
-        acc += np.maximum(np.asarray(data[r], np.float64), 0).sum(axis=0)
-    return acc / (data.shape[0] * data.shape[1])
-
-
 class Denoiser4D:
     """Trains the cycles' networks on ``data`` (:meth:`train`, a generator) and applies them
     (:meth:`apply`, a generator). :meth:`stop` ends training at the next step; the best weights of every
@@ -231,7 +221,9 @@ class Denoiser4D:
         return mean
 
     def _rows(self, data, a: int, b: int) -> np.ndarray:
-        return np.maximum(read_rows(data, a, b, name=self.name), 0) / np.float32(self.scale)
+        block = np.maximum(read_rows(data, a, b, name=self.name), 0)  # a new array: the input may be float32 already
+        block /= np.float32(self.scale)
+        return block
 
     def _tiles(self) -> list[np.ndarray]:
         """Normalised training tiles (h, w, ky, kx): the whole scan if it fits memory_mb, else random
@@ -246,7 +238,10 @@ class Denoiser4D:
         for _ in range(max(1, budget // (side * side))):
             r0 = int(self.rng.integers(0, ny - side + 1))
             c0 = int(self.rng.integers(0, nx - side + 1))
-            tiles.append(np.maximum(np.asarray(self.data[r0 : r0 + side, c0 : c0 + side], np.float32), 0) / np.float32(self.scale))
+            tile = np.array(self.data[r0 : r0 + side, c0 : c0 + side], np.float32)
+            np.maximum(tile, 0, out=tile)
+            tile /= np.float32(self.scale)
+            tiles.append(tile)
             if not np.isfinite(tiles[-1]).all():
                 raise LowdoseError(f"{self.name} has NaN/Inf counts in scan rows {r0}-{r0 + side - 1}; replace or crop them before denoising")
         return tiles
@@ -275,7 +270,10 @@ class Denoiser4D:
         per_cycle = cfg.minutes * 60.0 / cfg.cycles
         r = cfg.radius
         net = NeighbourNet(cfg.depth, cfg.base_channels, r)
-        inputs = [reflect_pad_scan(t, r, r, r, r) for t in tiles]
+        inputs = []
+        for i in range(len(tiles)):  # each tile becomes a view of its padded copy: one copy in memory, not two
+            inputs.append(reflect_pad_scan(tiles[i], r, r, r, r))
+            tiles[i] = inputs[-1][r:-r, r:-r]
         for cycle in range(cfg.cycles):
             if self._stop and cycle:  # the first cycle always keeps at least its untrained network (the neighbours' mean)
                 break
@@ -338,10 +336,11 @@ class Denoiser4D:
 
     def _validate(self, net: NeighbourNet, inputs, tiles, val_idx) -> float:
         total, n = 0.0, 0
+        batch = eval_batch(len(offsets(net.radius)), tiles[0].shape[2:])
         with torch.no_grad():
             for padded, tile, idx in zip(inputs, tiles, val_idx):
-                for b in range(0, len(idx), 64):
-                    p = idx[b : b + 64]
+                for b in range(0, len(idx), batch):
+                    p = idx[b : b + batch]
                     x = torch.from_numpy(np.ascontiguousarray(gather(padded, p[:, 0], p[:, 1], net.radius)))
                     y = torch.from_numpy(np.ascontiguousarray(tile[p[:, 0], p[:, 1]]))
                     total += float(self._loss(net(x), y, False)) * len(p)

@@ -56,20 +56,28 @@ def detector_mask(shape: tuple[int, int], region: DetectorRegion, step: float | 
     return (r >= inner) & (r < outer)
 
 
+def _masked_sum(block: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """(h, w) float64 sums of the detector pixels ``idx`` (flat indices) of a (h, w, ky, kx) block, one
+    scan row at a time: no float copy of the block (a dask chunk of a multi-GB file stays its own size)."""
+    h, w = int(block.shape[0]), int(block.shape[1])
+    out = np.empty((h, w), np.float64)
+    for i in range(h):
+        out[i] = np.asarray(block[i]).reshape(w, -1)[:, idx].sum(axis=1, dtype=np.float64)
+    return out
+
+
 def virtual_image(data, mask: np.ndarray):
     """The (scan y, scan x) image of summed counts inside ``mask`` (float64 numpy, or a lazy dask array)."""
     check_4d(data)
     mask = np.asarray(mask)
     if mask.shape != tuple(data.shape[2:]):
         raise LowdoseError(f"the detector mask is {mask.shape[0]} x {mask.shape[1]} px but the patterns are {data.shape[2]} x {data.shape[3]} px")
+    idx = np.flatnonzero(mask)
     if is_dask(data):
-        return (data * mask.astype(np.float32)).sum(axis=(2, 3), dtype=np.float64)
-    ny, nx = data.shape[:2]
-    out = np.empty((ny, nx), np.float64)
-    w = mask.astype(np.float32).ravel()
-    for r in range(ny):  # row by row: no float copy of the whole array
-        out[r] = np.asarray(data[r], np.float32).reshape(nx, -1) @ w
-    return out
+        if len(data.chunks[2]) > 1 or len(data.chunks[3]) > 1:
+            data = data.rechunk({2: -1, 3: -1})
+        return data.map_blocks(_masked_sum, idx, drop_axis=(2, 3), dtype=np.float64)
+    return _masked_sum(data, idx)  # numpy or a memory map: row by row
 
 
 def mean_pattern(data):
@@ -79,8 +87,58 @@ def mean_pattern(data):
         return data.mean(axis=(0, 1), dtype=np.float64)
     acc = np.zeros(data.shape[2:], np.float64)
     for r in range(data.shape[0]):
-        acc += np.asarray(data[r], np.float64).sum(axis=0)
+        acc += np.asarray(data[r]).sum(axis=0, dtype=np.float64)
     return acc / (data.shape[0] * data.shape[1])
+
+
+@dataclass(frozen=True)
+class ScanProgress:
+    """Progress of a computation over the scan: ``rows`` of ``total`` scan rows read; ``message`` in words."""
+
+    rows: int
+    total: int
+    message: str
+
+    @property
+    def fraction(self) -> float:
+        return self.rows / max(self.total, 1)
+
+
+def _row_step(data, target_bytes: int = 64 * 2**20) -> int:
+    """Scan rows per block: a dask array's row chunk, else about ``target_bytes`` of the data's type."""
+    if is_dask(data):
+        return max(1, int(data.chunks[0][0]))
+    row = int(np.prod(data.shape[1:], dtype=np.int64)) * np.dtype(data.dtype).itemsize
+    return max(1, int(target_bytes // max(row, 1)))
+
+
+def iter_mean_pattern(data, what: str = "mean pattern"):
+    """Generator: :func:`mean_pattern` a block of scan rows at a time (a dask array is computed block by
+    block, so memory stays at one block); yields :class:`ScanProgress`, returns the (ky, kx) float64 mean."""
+    check_4d(data)
+    ny = int(data.shape[0])
+    acc = np.zeros(tuple(data.shape[2:]), np.float64)
+    step = _row_step(data)
+    for r0 in range(0, ny, step):
+        r1 = min(ny, r0 + step)
+        acc += np.asarray(mean_pattern(data[r0:r1])) * ((r1 - r0) * data.shape[1])
+        yield ScanProgress(r1, ny, f"{what}: {r1} of {ny} scan rows read")
+    return acc / (ny * data.shape[1])
+
+
+def iter_virtual_image(data, mask: np.ndarray, what: str = "virtual image"):
+    """Generator: :func:`virtual_image` a block of scan rows at a time; yields :class:`ScanProgress`,
+    returns the (scan y, scan x) float64 image."""
+    check_4d(data)
+    virtual_image(data[:1, :1], mask)  # the mask's shape is checked before anything is read
+    ny = int(data.shape[0])
+    out = np.empty(tuple(data.shape[:2]), np.float64)
+    step = _row_step(data)
+    for r0 in range(0, ny, step):
+        r1 = min(ny, r0 + step)
+        out[r0:r1] = np.asarray(virtual_image(data[r0:r1], mask))
+        yield ScanProgress(r1, ny, f"{what}: {r1} of {ny} scan rows read")
+    return out
 
 
 def bright_disc(pattern: np.ndarray, threshold: float = 0.5) -> tuple[tuple[float, float], float]:

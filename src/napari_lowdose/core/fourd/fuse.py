@@ -22,6 +22,9 @@ import numpy as np
 from scipy import ndimage
 
 
+PIECE = 2**21  #: pixel values (float32: 8 MB) split into bands at a time
+
+
 def band_sigmas(detector: tuple[int, int]) -> tuple[float, ...]:
     """Gaussian widths (px) of the band edges: 1, 2, 4, ... up to a quarter of the detector's side."""
     out, s = [], 1.0
@@ -66,14 +69,23 @@ class BandFusion:
         self.n = 0
         self._w: np.ndarray | None = None
 
+    def _pieces(self, noisy: np.ndarray, predicted: np.ndarray):
+        """(slice, noisy, predicted) of at most PIECE pixel values at a time, positions flattened: the
+        bands' FFTs (complex128) of a whole block of large patterns would take several times its size."""
+        det = tuple(self.power.shape[1:])
+        nf = np.asarray(noisy, np.float32).reshape(-1, *det)
+        pf = np.asarray(predicted, np.float32).reshape(-1, *det)
+        step = max(1, PIECE // int(np.prod(det)))
+        for s in range(0, len(nf), step):
+            yield slice(s, s + step), nf[s : s + step], pf[s : s + step]
+
     def add(self, noisy: np.ndarray, predicted: np.ndarray) -> None:
         """A block of scan positions (..., ky, kx): noisy counts and the blind-spot prediction."""
-        r = np.asarray(noisy, np.float32) - np.asarray(predicted, np.float32)
-        lead = tuple(range(r.ndim - 2))
-        for b, rb in enumerate(bands(r, self.sigmas)):
-            self.power[b] += (rb.astype(np.float64) ** 2).sum(axis=lead)
-        self.pred += np.maximum(np.asarray(predicted, np.float64), 0).sum(axis=lead)
-        self.n += int(np.prod(r.shape[:-2]))
+        for _, nf, pf in self._pieces(noisy, predicted):
+            for b, rb in enumerate(bands(nf - pf, self.sigmas)):
+                self.power[b] += (rb.astype(np.float64) ** 2).sum(axis=0)
+            self.pred += np.maximum(pf.astype(np.float64), 0).sum(axis=0)
+            self.n += len(nf)
         self._w = None
 
     def noise_power(self) -> np.ndarray:
@@ -97,9 +109,28 @@ class BandFusion:
     def fuse(self, noisy: np.ndarray, predicted: np.ndarray) -> np.ndarray:
         """``predicted + sum_b w_b r_b`` for a block (..., ky, kx), float32. Not clipped at 0: a few
         slightly negative pixels keep the sums (virtual images) unbiased where counts are sparse."""
-        pred = np.asarray(predicted, np.float32)
-        r = np.asarray(noisy, np.float32) - pred
-        out = pred.copy()
-        for w, rb in zip(self.weights(), bands(r, self.sigmas)):
-            out += w * rb
-        return out
+        shape = np.shape(predicted)
+        out = np.empty((int(np.prod(shape[:-2])), *shape[-2:]), np.float32)
+        for where, nf, pf in self._pieces(noisy, predicted):
+            out[where] = pf
+            for w, rb in zip(self.weights(), bands(nf - pf, self.sigmas)):
+                out[where] += w * rb
+        return out.reshape(shape)
+
+
+def mean_gain(noisy_mean: np.ndarray, denoised_mean: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    """Per detector pixel gain that maps the denoised mean pattern onto the noisy one (both smoothed by a
+    Gaussian of ``sigma`` px, so the gain is not noisy where counts are few); 1 where both are zero."""
+    from scipy import ndimage
+
+    a = ndimage.gaussian_filter(np.asarray(noisy_mean, np.float64), sigma)
+    b = ndimage.gaussian_filter(np.asarray(denoised_mean, np.float64), sigma)
+    tiny = 1e-12 * max(float(a.max()), float(b.max()), 1e-30)
+    return np.where(b > tiny, a / np.maximum(b, tiny), 1.0)
+
+
+def mean_of(data) -> np.ndarray:
+    acc = np.zeros(data.shape[2:], np.float64)
+    for r in range(data.shape[0]):
+        acc += np.maximum(np.asarray(data[r], np.float64), 0).sum(axis=0)
+    return acc / (data.shape[0] * data.shape[1])
