@@ -285,7 +285,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                                      atomic_corrected=args.atomic_corrected,
                                      atomic_haadf_detected=tuple(args.atomic_detected) if args.atomic_detected else None,
                                      atomic_read_noise_e=args.atomic_read_noise,
-                                     atomic_pixel_size=tuple(args.atomic_pixel_size)),
+                                     atomic_pixel_size=tuple(args.atomic_pixel_size), atomic_counting=args.atomic_counting,
+                                     atomic_artifact_scale=tuple(args.atomic_artifacts) if args.atomic_artifacts else None),
         loss=LossConfig.named(args.loss),
         architecture=start.card.architecture if start else UNetConfig(depth=args.depth, base_channels=args.channels),
         normalization=start.card.normalization if start else SimTrainConfig().normalization,
@@ -538,6 +539,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="mean detected electrons per pixel of atomic HAADF images (log-uniform), instead of an incident-dose range")
     tr.add_argument("--atomic-pixel-size", nargs=2, type=float, default=[0.05, 1.0], metavar=("LOW", "HIGH"),
                     help="Å, range of the atomic scenes' pixel sizes (log-uniform; default 0.05 1)")
+    tr.add_argument("--atomic-counting", action="store_true",
+                    help="atomic images as electron counts (gain 1, offset 0, no read noise) instead of a random analogue detector chain")
+    tr.add_argument("--atomic-artifacts", nargs=2, type=float, default=None, metavar=("LOW", "HIGH"),
+                    help="range of the scan-artifact strength of atomic HAADF images (default: the islands' 0-1.5)")
     tr.add_argument("--atomic-read-noise", type=float, default=None, metavar="ELECTRONS",
                     help="largest read noise of atomic images, in detected electrons (default: 0-5 ADU whatever the gain)")
     tr.add_argument("--depth", type=int, default=5, help="U-Net levels (default 5, the seed's)")

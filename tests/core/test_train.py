@@ -216,3 +216,14 @@ def test_atomic_haadf_dose_can_be_drawn_as_detected_electrons_per_pixel():
         SimDistribution(atomic_haadf_detected=(1.0, 0.5))
     with pytest.raises(LowdoseError, match="atomic_read_noise_e"):
         SimDistribution(atomic_read_noise_e=-1.0)
+
+
+def test_atomic_images_can_be_counts_without_scan_artifacts():
+    dist = SimDistribution(modalities=("haadf",), atomic_fraction=1.0, atomic_counting=True, atomic_artifact_scale=(0.0, 0.0),
+                           atomic_haadf_detected=(0.5, 1.0))
+    scene, acq, detected = dist.draw(np.random.default_rng(2), 64)
+    assert (acq.detector_gain, acq.detector_offset, acq.read_noise) == (1.0, 0.0, 0.0)
+    assert acq.artifacts == acq.artifacts.scaled(0.0)
+    noisy, target = simulate_example(scene, acq, 3, detected=detected)
+    assert np.array_equal(noisy, np.rint(noisy)) and noisy.min() >= 0  # whole electrons
+    assert target.mean() == pytest.approx(detected, rel=0.05)

@@ -72,6 +72,11 @@ class SimDistribution:
     #: largest read noise of atomic images in detected electrons (the ADU rms is this x the gain);
     #: None: 0-5 ADU whatever the gain (below one electron's worth only when the gain is high)
     atomic_read_noise_e: float | None = None
+    #: atomic images recorded as electron counts (gain 1 ADU/e⁻, offset 0, no read noise: a counting
+    #: detector, or any detector calibrated to electrons) instead of the random analogue chain
+    atomic_counting: bool = False
+    #: range of the scan-artifact strength of atomic HAADF images; None: ``artifact_scale``
+    atomic_artifact_scale: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if not self.modalities or any(m not in ("haadf", "hrtem") for m in self.modalities):
@@ -164,10 +169,12 @@ class SimDistribution:
         offset = float(rng.uniform(0, 500))  # drawn in this order: the default sequence is unchanged
         read = float(rng.uniform(0, 5)) if self.atomic_read_noise_e is None else gain * float(rng.uniform(0, self.atomic_read_noise_e))
         detector = dict(detector_gain=gain, detector_offset=offset, read_noise=read)
+        if self.atomic_counting:
+            detector = dict(detector_gain=1.0, detector_offset=0.0, read_noise=0.0)
         if modality == "haadf":
             detected = None if self.atomic_haadf_detected is None else log_uniform(rng, *self.atomic_haadf_detected)
             electrons = log_uniform(rng, *self.atomic_haadf_electrons) if detected is None else detected
-            art = ScanArtifacts().scaled(float(rng.uniform(*self.artifact_scale)))
+            art = ScanArtifacts().scaled(float(rng.uniform(*(self.atomic_artifact_scale or self.artifact_scale))))
             return scene, Acquisition(dose=electrons / px**2, dwell_us=float(rng.choice(self.dwell_us)), artifacts=art, **detector), detected
         electrons = log_uniform(rng, *self.atomic_hrtem_electrons)
         acq = Acquisition(dose=electrons / px**2, dwell_us=1.0, artifacts=ScanArtifacts.none(), **detector)
