@@ -94,3 +94,13 @@ def test_adapt_runs_on_an_image_barely_larger_than_its_minimum():
     image = rng.poisson(2.0 + np.sin(np.arange(128) / 3.0)[None, :] + 1.0, (128, 128)).astype(np.float32)
     model, report = adapt(image, load_model("haadf"), seconds=2.0)
     assert report.steps >= 1 and np.isfinite(report.start_score)
+
+
+def test_a_card_trained_on_detected_counts_says_so():
+    card = ModelCard(trained_on={"distribution": {"modalities": ["haadf"], "atomic_fraction": 1.0, "atomic_pixel_size": [0.1, 0.5],
+                                                  "atomic_haadf_electrons": [1.0, 3000.0], "atomic_haadf_detected": [0.005, 5.0],
+                                                  "atomic_counting": True, "atomic_artifact_scale": [0.0, 0.0]}})
+    rng = model_range(card)
+    assert rng.pixel_size == (0.1, 0.5) and rng.electrons == (0.005, 5.0) and rng.detected
+    assert "0.005-5 detected e⁻/px" in rng.describe() and "electron counts" in rng.describe() and "without scan artifacts" in rng.describe()
+    assert range_note(card, 0.2) is None and "outside" in range_note(card, 2.0)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_lowdose.core.model import Model, save_model
+from napari_lowdose.core.model import BUNDLED_MODELS, Model, save_model
 from napari_lowdose.core.tiling import denoise
 from napari_lowdose.core.unet import UNetConfig
 
@@ -190,13 +190,14 @@ def test_bad_models_and_layers_give_messages(qtbot, setup, tmp_path, small_model
 def test_choose_a_bundled_model_in_the_list(qtbot, setup, small_model):
     _, widget, _ = setup
     labels = [widget.model_combo.itemText(i) for i in range(widget.model_combo.count())]
+    bundled = len(BUNDLED_MODELS)
     assert labels[:2] == ["HAADF-STEM (bundled, default)", "HRTEM (bundled)"]
-    assert labels[2].startswith("small test model")  # set_model added it
+    assert labels[bundled].startswith("small test model")  # set_model added it
     widget.model_combo.setCurrentIndex(1)
     widget.model_combo.activated.emit(1)
     assert widget.model.name == "hrtem" and "hrtem" in widget.model_label.text()
     assert widget.set_model(None) and widget.model.name == "haadf" and widget.model_combo.currentIndex() == 0
-    assert widget.set_model(small_model) and widget.model_combo.count() == 3  # no duplicate entry
+    assert widget.set_model(small_model) and widget.model_combo.count() == bundled + 1  # no duplicate entry
 
 
 def test_tiny_constant_and_4d_stem_layers_are_refused_before_any_work(qtbot, setup):

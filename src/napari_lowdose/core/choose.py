@@ -26,13 +26,14 @@ class TrainedRange:
     pixel_size: tuple[float, float] | None
     electrons: tuple[float, float] | None
     detectors: str
+    detected: bool = False  #: ``electrons`` are detected (mean per pixel), not incident
 
     def describe(self) -> str:
         parts = ["/".join(BUNDLED_MODELS.get(m, m) for m in self.modalities) or "unknown modality"]
         if self.pixel_size:
             parts.append(f"{self.pixel_size[0]:g}-{self.pixel_size[1]:g} Å/px")
         if self.electrons:
-            parts.append(f"{self.electrons[0]:g}-{self.electrons[1]:g} e⁻/px")
+            parts.append(f"{self.electrons[0]:g}-{self.electrons[1]:g} {'detected ' if self.detected else ''}e⁻/px")
         if self.detectors:
             parts.append(self.detectors)
         return ", ".join(parts)
@@ -46,6 +47,7 @@ def model_range(card: ModelCard) -> TrainedRange | None:
         return None
     modalities = tuple(dist.get("modalities") or ())
     lows, highs, e_lo, e_hi = [], [], [], []
+    detected = False
     atomic = float(dist.get("atomic_fraction") or 0.0)
     for m in modalities:
         if atomic < 1.0 and f"{m}_pixel_size" in dist:
@@ -57,12 +59,17 @@ def model_range(card: ModelCard) -> TrainedRange | None:
             lows.append(dist["atomic_pixel_size"][0])
             highs.append(dist["atomic_pixel_size"][1])
             key = f"atomic_{m}_electrons"
+            if dist.get(f"atomic_{m}_detected"):
+                key, detected = f"atomic_{m}_detected", True
             if key in dist:
                 e_lo.append(dist[key][0])
                 e_hi.append(dist[key][1])
     detectors = []
+    if dist.get("atomic_counting"):
+        detectors.append("electron counts (gain and offset removed)")
     if "haadf" in modalities:
-        detectors.append("STEM detector with scan artifacts")
+        arts = dist.get("atomic_artifact_scale") if atomic >= 1.0 else None
+        detectors.append("STEM detector without scan artifacts" if arts and max(arts) == 0 else "STEM detector with scan artifacts")
     if "hrtem" in modalities:
         counting = float(dist.get("hrtem_counting", 1.0))
         detectors.append("counting camera" if counting >= 1.0 else f"counting ({counting:.0%}) and scintillator cameras")
@@ -71,6 +78,7 @@ def model_range(card: ModelCard) -> TrainedRange | None:
         (min(lows), max(highs)) if lows else None,
         (min(e_lo), max(e_hi)) if e_lo else None,
         "; ".join(detectors),
+        detected,
     )
 
 
