@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from napari_lowdose.core.simulate import structures as st
+from napari_lowdose.core.simulate.atomic import Specimen
+from napari_lowdose.core.simulate.clusters import CLUSTER_SHAPES, nanoparticle
 from napari_lowdose.core.simulate.potential import projected_potential_ft
 from napari_lowdose.core.simulate.scene import build_specimen, render
 from napari_lowdose.core.train import SimDistribution
@@ -75,6 +78,56 @@ def test_projected_potential_is_unchanged():
     ref = _reference()["potential"]
     got = potential_fingerprint()
     np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9 * max(abs(v) for v in ref))
+
+
+def _ase_nanoparticle(rng: np.random.Generator, element: str, diameter: float, shape: str) -> tuple[np.ndarray, np.ndarray]:
+    """The particle as the code before the speed-ups built it, with ASE's own cluster builders."""
+    from ase.cluster import Decahedron, Icosahedron, Octahedron, wulff_construction
+
+    a = float(np.linalg.norm(st.crystal(element).cell[0]))
+    nn = a / 2**0.5
+    if shape == "octahedron":
+        length = max(3, int(round(diameter / nn)) + 1)
+        atoms = Octahedron(element, length=length, cutoff=int(rng.integers(0, max(1, length // 3) + 1)), latticeconstant=a)
+    elif shape == "decahedron":
+        p = max(2, int(round(diameter / (1.3 * nn))))
+        atoms = Decahedron(element, p=p, q=int(rng.integers(1, 3)), r=int(rng.integers(0, 2)), latticeconstant=a)
+    elif shape == "icosahedron":
+        atoms = Icosahedron(element, noshells=max(2, int(round(diameter / (1.36 * nn)))), latticeconstant=a)
+    else:
+        n_atoms = max(13, int(np.pi / 6 * diameter**3 * 4 / a**3))
+        e100, e110 = float(rng.uniform(1.0, 1.3)), float(rng.uniform(1.05, 1.4))
+        atoms = wulff_construction(element, [(1, 0, 0), (1, 1, 0), (1, 1, 1)], [e100, e110, 1.0], n_atoms, "fcc", rounding="closest", latticeconstant=a)
+    pos = atoms.get_positions()
+    return np.array(atoms.get_chemical_symbols()), pos - pos.mean(0)
+
+
+@pytest.mark.parametrize("shape", CLUSTER_SHAPES)
+def test_nanoparticles_are_ases_atom_for_atom(shape):
+    for seed, element, diameter in [(0, "Au", 9.0), (1, "Cu", 17.0), (2, "Pt", 26.0), (3, "Ag", 34.0), (1, "Cu", 17.0)]:  # the last: from the cache
+        mine, theirs = np.random.default_rng(seed), np.random.default_rng(seed)
+        sym, pos = nanoparticle(mine, element, diameter, shape)
+        sym0, pos0 = _ase_nanoparticle(theirs, element, diameter, shape)
+        assert sym.dtype == sym0.dtype and np.array_equal(sym, sym0) and np.array_equal(pos, pos0)
+        assert mine.random() == theirs.random()  # the same draws, so the rest of the scene follows
+        pos += 1.0  # the caller owns its copy: the cached particle stays as it was
+        assert np.array_equal(nanoparticle(np.random.default_rng(seed), element, diameter, shape)[1], pos0)
+
+
+def test_atomic_numbers_match_the_per_atom_lookup():
+    from ase.data import atomic_numbers
+
+    sym = np.random.default_rng(0).choice(["C", "Au", "Si", "N", "O"], 5000)
+    spec = Specimen(sym, np.zeros((len(sym), 3)), (1.0, 1.0))
+    assert np.array_equal(spec.numbers(), [atomic_numbers[s] for s in sym]) and spec.numbers().dtype == np.int64
+    assert Specimen(np.array([], str), np.zeros((0, 3)), (1.0, 1.0)).numbers().shape == (0,)
+
+
+def test_named_crystals_are_shared_read_only():
+    cr = st.crystal("SrTiO3")
+    assert st.crystal("srtio3") is cr
+    with pytest.raises(ValueError):
+        cr.fractional[0, 0] = 0.5
 
 
 if __name__ == "__main__" and "--write" in sys.argv:

@@ -51,8 +51,9 @@ class Specimen:
     def numbers(self) -> np.ndarray:
         from ase.data import atomic_numbers
 
-        table = {s: atomic_numbers[s] for s in np.unique(self.symbols)}
-        return np.array([table[s] for s in self.symbols], dtype=np.int64)
+        names, index = np.unique(np.asarray(self.symbols), return_inverse=True)
+        table = np.array([atomic_numbers[str(s)] for s in names], dtype=np.int64)
+        return table[index.reshape(-1)]
 
 
 def _check_grid(pixel_size: float, shape: tuple[int, int]) -> None:

@@ -15,6 +15,7 @@ wurtzite GaN ZnO; diamond Si Ge; 2-D sheets MoS2 (2H), graphene (AB), hBN (AA');
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +98,16 @@ def crystal(name: str) -> Crystal:
     key = lookup.get(str(name).lower())
     if key is None:
         raise LowdoseError(f"unknown structure {name!r}: give one of {', '.join(STRUCTURES)} or a structure file (CIF, XYZ, POSCAR)")
-    return _builders()[key]()
+    return _named_crystal(key)
+
+
+@lru_cache(maxsize=None)
+def _named_crystal(key: str) -> Crystal:
+    """Built once per name (ASE takes milliseconds); its arrays are read-only, as it is shared."""
+    cr = _builders()[key]()
+    cr.cell.setflags(write=False)
+    cr.fractional.setflags(write=False)
+    return cr
 
 
 def crystal_from_file(path: str | Path) -> Crystal:
