@@ -19,7 +19,8 @@ import pytest
 from napari_lowdose.core.simulate import structures as st
 from napari_lowdose.core.simulate.atomic import Specimen
 from napari_lowdose.core.simulate.clusters import CLUSTER_SHAPES, nanoparticle
-from napari_lowdose.core.simulate.potential import projected_potential_ft
+from napari_lowdose.core.simulate.optics import HRTEMOptics, STEMProbe, clear_caches, electron_wavelength
+from napari_lowdose.core.simulate.potential import frequencies, projected_potential_ft
 from napari_lowdose.core.simulate.scene import build_specimen, render
 from napari_lowdose.core.train import SimDistribution
 
@@ -128,6 +129,31 @@ def test_named_crystals_are_shared_read_only():
     assert st.crystal("srtio3") is cr
     with pytest.raises(ValueError):
         cr.fractional[0, 0] = 0.5
+
+
+def test_ctf_matches_the_full_grid_formula():
+    o = HRTEMOptics(voltage_kv=300.0, defocus=-80.0, cs_mm=0.005, aperture=1.0, convergence_mrad=0.3, focal_spread=25.0)
+    clear_caches()
+    for shape, px in [((96, 80), 0.21), ((64, 64), 0.6)]:
+        ctf = o.ctf(shape, px)
+        lam, cs = electron_wavelength(o.voltage_kv), o.cs_mm * 1e7  # the formula before the speed-up, on every point
+        ky, kx = np.fft.fftfreq(shape[0], d=px)[:, None], np.fft.fftfreq(shape[1], d=px)[None, :]
+        q = np.sqrt(ky**2 + kx**2)
+        chi = np.pi * lam * o.defocus * q**2 + 0.5 * np.pi * cs * lam**3 * q**4
+        e_s = np.exp(-((np.pi * o.convergence_mrad * 1e-3 / lam) ** 2) * (cs * lam**3 * q**3 + o.defocus * lam * q) ** 2)
+        e_t = np.exp(-0.5 * np.pi**2 * lam**2 * o.focal_spread**2 * q**4)
+        np.testing.assert_array_equal(ctf, (q <= o.aperture) * e_s * e_t * np.exp(-1j * chi))
+        assert o.ctf(shape, px) is ctf and not ctf.flags.writeable  # remembered, and nobody may change it
+
+
+def test_probe_transfer_on_a_grid_matches_pointwise_interpolation():
+    probe = STEMProbe(voltage_kv=80.0, convergence_mrad=21.0, defocus=12.0, cs_mm=0.002, astigmatism=9.0, astigmatism_angle=30.0, coma=120.0, coma_angle=200.0)
+    ky, kx = frequencies((90, 120), 0.11)
+    grid = probe.transfer(ky, kx)  # separable path
+    points = probe.transfer(*np.broadcast_arrays(ky, kx))  # pointwise path (the implementation before)
+    assert grid.shape == points.shape == (90, 61)
+    np.testing.assert_allclose(grid, points, rtol=0, atol=1e-14)
+    assert abs(grid[0, 0] - 1.0) < 1e-9 and np.abs(grid.imag).max() > 1e-4  # coma: asymmetric probe
 
 
 if __name__ == "__main__" and "--write" in sys.argv:
