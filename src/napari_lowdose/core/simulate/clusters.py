@@ -61,14 +61,14 @@ def _symbols(atoms) -> np.ndarray:
 def _cluster(element: str, a: float, shape: str, args: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """An octahedron (length, cutoff), decahedron (p, q, r) or icosahedron (shells) of lattice constant
     ``a``, centred: (symbols, positions), read-only (shared: the same shapes recur in a training run)."""
-    from ase.cluster import Decahedron, Icosahedron
+    from ase.cluster import Decahedron
 
     if shape == "octahedron":
         atoms = _octahedron(element, args[0], args[1], a)
     elif shape == "decahedron":
         atoms = Decahedron(element, p=args[0], q=args[1], r=args[2], latticeconstant=a)
     else:
-        atoms = Icosahedron(element, noshells=args[0], latticeconstant=a)
+        atoms = _icosahedron(element, args[0], a)
     sym, pos = _symbols(atoms), atoms.get_positions()
     pos = pos - pos.mean(0)
     sym.setflags(write=False)
@@ -85,6 +85,45 @@ def _octahedron(element: str, length: int, cutoff: int, a: float):
     else:
         center, layers = np.array([0.0, 0.0, 0.0]), [(length - 1) / 2, length - 1 - cutoff]
     return _fcc()(element, [(1, 1, 1), (1, 0, 0)], layers, a, center)
+
+
+_ICO_FACES = ((8, 9), (10, 11), (8, 9), (10, 11), (0, 1), (2, 3), (0, 1), (2, 3), (4, 5), (6, 7), (4, 5), (6, 7))
+_ICO_FILL = ((9, 6, 8, 4), (11, 6, 10, 4), (9, 7, 8, 5), (11, 7, 10, 5))
+
+
+def _icosahedron(element: str, noshells: int, a: float):
+    """``ase.cluster.Icosahedron(element, noshells, a)``: the same Mackay shells in the same order, each
+    row of atoms computed at once instead of one atom at a time."""
+    from ase import Atoms
+    from ase.data import atomic_numbers
+
+    if noshells < 1:
+        raise LowdoseError(f"an icosahedron needs at least one shell, got {noshells}")
+    t = 0.5 + np.sqrt(5) / 2.0
+    v = np.array([[t, 0.0, 1.0], [t, 0.0, -1.0], [-t, 0.0, 1.0], [-t, 0.0, -1.0], [1.0, t, 0.0], [-1.0, t, 0.0],
+                  [1.0, -t, 0.0], [-1.0, -t, 0.0], [0.0, 1.0, t], [0.0, -1.0, t], [0.0, 1.0, -t], [0.0, -1.0, -t]])
+    parts = [np.zeros((1, 3))]
+    for n in range(1, noshells):
+        i = np.arange(n + 1)[:, None]
+        parts += [i * v[k] + (n - i) * v[k + 1] for k in range(0, 12, 2)]  # the edges
+        if n > 1:  # the triangular faces
+            ij = np.array([(i, j) for i in range(n) for j in range(n - i) if i or j])
+            ii, jj = ij[:, :1], ij[:, 1:]
+            for k in range(12):
+                parts.append(n * v[k] + ii * (v[_ICO_FACES[k][0]] - v[k]) + jj * (v[_ICO_FACES[k][1]] - v[k]))
+        if n > 2:  # the faces left, two atoms per (i, j), interleaved
+            ij = np.array([(i, j) for i in range(1, n) for j in range(1, n - i)])
+            if len(ij):
+                ii, jj = ij[:, :1], ij[:, 1:]
+                for k in range(4):
+                    d = [v[m] - v[k] for m in _ICO_FILL[k]]
+                    pair = np.stack([n * v[k] + ii * d[0] + jj * d[1], n * v[k] + ii * d[2] + jj * d[3]], axis=1)
+                    parts.append(pair.reshape(-1, 3))
+    positions = np.concatenate(parts) * (a / np.sqrt(2 * (1 + t**2)))
+    atoms = Atoms(numbers=np.full(len(positions), atomic_numbers[element]), positions=positions)
+    atoms.center(about=(0, 0, 0))
+    atoms.cell[:] = 0
+    return atoms
 
 
 def fcc_cluster(symbol, surfaces, layers, latticeconstant=None):
