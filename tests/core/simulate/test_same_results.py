@@ -115,6 +115,31 @@ def test_nanoparticles_are_ases_atom_for_atom(shape):
         assert np.array_equal(nanoparticle(np.random.default_rng(seed), element, diameter, shape)[1], pos0)
 
 
+def _fill_box_whole_block(cr, rotation, box, origin):
+    """fill_box as before the speed-up: every cell of the bounding block, then the atoms inside."""
+    ly, lx, lz = box
+    corners = np.array([[x, y, z] for x in (0, lx) for y in (0, ly) for z in (0, lz)]) - origin
+    frac = corners @ rotation @ np.linalg.inv(cr.cell)
+    lo, hi = np.floor(frac.min(0)).astype(int) - 1, np.ceil(frac.max(0)).astype(int) + 1
+    grid = np.stack(np.meshgrid(*(np.arange(a, b) for a, b in zip(lo, hi)), indexing="ij"), -1).reshape(-1, 3)
+    m = cr.cell @ rotation.T
+    cart = ((grid @ m)[:, None, :] + (cr.fractional @ m)[None] + origin).reshape(-1, 3)
+    keep = np.flatnonzero((cart >= 0).all(1) & (cart[:, 0] < lx) & (cart[:, 1] < ly) & (cart[:, 2] < lz))
+    return np.asarray(cr.symbols)[keep % len(cr.symbols)], cart[keep]
+
+
+def test_fill_box_generates_only_columns_but_the_same_atoms():
+    rng = np.random.default_rng(3)
+    for i, name in enumerate(("Au", "SrTiO3", "CeO2", "GaN", "MoS2", "Si", "graphene")):
+        cr = st.crystal(name)
+        zone = [(0, 0, 1), (1, 1, 0), (2, 1, 0), (1, 2, 3)][i % 4]
+        for rot in (st.orient(cr, zone, float(rng.uniform(0, 360)), float(rng.uniform(0, 20)), 40.0), np.eye(3)):
+            box, origin = (float(rng.uniform(5, 40)), float(rng.uniform(5, 40)), float(rng.uniform(3, 120))), np.append(rng.uniform(0, 5, 2), 0.0)
+            sym, pos = st.fill_box(cr, rot, box, origin)
+            sym0, pos0 = _fill_box_whole_block(cr, rot, box, origin)
+            assert len(sym) > 0 and np.array_equal(sym, sym0) and np.array_equal(pos, pos0)
+
+
 def test_atomic_numbers_match_the_per_atom_lookup():
     from ase.data import atomic_numbers
 
