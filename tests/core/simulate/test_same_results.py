@@ -171,6 +171,16 @@ def test_ctf_matches_the_full_grid_formula():
         assert o.ctf(shape, px) is ctf and not ctf.flags.writeable  # remembered, and nobody may change it
 
 
+@pytest.mark.parametrize("ny, nx, n", [(40, 36, 2), (29, 31, 3), (16, 20, 4)])
+def test_subsampled_inverse_fft_is_the_full_one_subsampled(ny, nx, n):
+    from napari_lowdose.core.simulate.atomic import irfft2_every
+
+    rng = np.random.default_rng(n)
+    grid = (ny * n, nx * n)
+    spectrum = np.fft.rfft2(rng.standard_normal(grid)) * (1 + 0.3j * rng.standard_normal((grid[0], grid[1] // 2 + 1)))
+    np.testing.assert_allclose(irfft2_every(spectrum, grid, n), np.fft.irfft2(spectrum, s=grid)[::n, ::n], rtol=0, atol=1e-13)
+
+
 def test_probe_transfer_on_a_grid_matches_pointwise_interpolation():
     probe = STEMProbe(voltage_kv=80.0, convergence_mrad=21.0, defocus=12.0, cs_mm=0.002, astigmatism=9.0, astigmatism_angle=30.0, coma=120.0, coma_angle=200.0)
     ky, kx = frequencies((90, 120), 0.11)

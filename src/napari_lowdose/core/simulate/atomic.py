@@ -95,8 +95,25 @@ def render_haadf(specimen: Specimen, pixel_size: float, shape: tuple[int, int], 
     ky, kx = frequencies(grid, s)
     k2 = ky**2 + kx**2
     transfer = probe.transfer(ky, kx) * np.exp(-2 * np.pi**2 * detector.thermal_sigma**2 * k2) / deposit_transfer(ky, kx, s)
-    image = sfft.irfft2(sfft.rfft2(bins) * transfer, s=grid) / s**2
-    return np.clip(image[::n, ::n], 0.0, 1.0).astype(np.float32)
+    image = irfft2_every(sfft.rfft2(bins) * transfer, grid, n) / s**2
+    return np.clip(image, 0.0, 1.0).astype(np.float32)
+
+
+def irfft2_every(spectrum: np.ndarray, grid: tuple[int, int], n: int) -> np.ndarray:
+    """``scipy.fft.irfft2(spectrum, s=grid)[::n, ::n]`` without the full inverse transform: keeping
+    every n-th sample folds the spectrum (sums its n x n aliases), so the inverse is taken on the small
+    grid (n times fewer points per axis). ``grid`` must be a multiple of ``n`` on both axes."""
+    if n == 1:
+        return sfft.irfft2(spectrum, s=grid)
+    (ny_big, nx_big), kx = grid, spectrum.shape[1]
+    ny, nx = ny_big // n, nx_big // n
+    # y: a complex inverse (as irfft2 does first), of the folded columns
+    z = sfft.ifft(spectrum.reshape(n, ny, kx).sum(axis=0), axis=0) / n
+    # x: the real inverse of the last axis treats the half spectrum as Hermitian; extend it so, fold, invert
+    full = np.empty((ny, nx_big), np.complex128)
+    full[:, :kx] = z
+    full[:, kx:] = np.conj(z[:, 1 : nx_big - kx + 1][:, ::-1])
+    return sfft.ifft(full.reshape(ny, n, nx).sum(axis=1), axis=1).real / n
 
 
 @dataclass(frozen=True)
