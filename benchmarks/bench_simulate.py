@@ -12,6 +12,7 @@ as they would over a training run.
 
 ``--against REV`` (a git revision) measures that revision's ``src`` too, in the same run, alternating
 the two for ``--rounds`` rounds, so that both see the same load; the machine's load average is printed.
+``--warm N`` simulates N other random scenes of each modality (untimed) before the timed ones.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import numpy as np  # noqa: E402
 HERE = Path(__file__).resolve().parent
 
 
-def measure(repeat: int, scenes: int, seed: int) -> dict:
+def measure(repeat: int, scenes: int, seed: int, warm: int = 0) -> dict:
     """Times in seconds (this process, one thread)."""
     import ase.build  # noqa: F401  (imports are not simulation: done before timing)
     import ase.cluster  # noqa: F401
@@ -51,7 +52,7 @@ def measure(repeat: int, scenes: int, seed: int) -> dict:
             pass
 
     size = 256
-    out: dict = {"baseline": median_seconds(lambda: simulate_scene(SceneConfig(shape=(size, size), pixel_size=2.0), seed=1), repeat)}
+    out: dict = {"warm": warm, "baseline": median_seconds(lambda: simulate_scene(SceneConfig(shape=(size, size), pixel_size=2.0), seed=1), repeat)}
     dist = SimDistribution(atomic_fraction=1.0)
     for modality in ("haadf", "hrtem"):
         scene = AtomicScene(structure="SrTiO3", modality=modality, shape=(size, size), pixel_size=0.2, thickness=50.0)
@@ -59,6 +60,9 @@ def measure(repeat: int, scenes: int, seed: int) -> dict:
         out[f"{modality}_atoms"] = len(spec.symbols)
         out[f"{modality}_render"] = median_seconds(lambda: (clear_caches(), render(spec, scene)), repeat)
         out[f"{modality}_all"] = median_seconds(lambda: (clear_caches(), simulate_atomic(scene, 0)), repeat)
+        warm_rng = np.random.default_rng(seed + 1000)
+        for i in range(warm):  # other scenes first, untimed: the caches as a long training run has them
+            simulate_atomic(dist._sample_atomic(warm_rng, size, modality)[0], 10_000 + i)
         rng = np.random.default_rng(seed)
         wall, cpu = [], []
         for i in range(scenes):
@@ -81,7 +85,7 @@ def report(name: str, r: dict) -> None:
         print(f"[{name}] {m}: SrTiO3 [001] 50 Å at 0.2 Å/px ({r[f'{m}_atoms']} atoms): imaging {r[f'{m}_render'] * 1e3:.1f} ms, "
               f"with the specimen {r[f'{m}_all'] * 1e3:.1f} ms ({r[f'{m}_all'] / r['baseline']:.2f}x the baseline)")
         n = len(r[f"{m}_cpu"])
-        print(f"[{name}] {m}: {n} random training scenes: CPU {_stats(r[f'{m}_cpu'])}; wall {_stats(r[f'{m}_wall'])}")
+        print(f"[{name}] {m}: {n} random training scenes (after {r['warm']} untimed): CPU {_stats(r[f'{m}_cpu'])}; wall {_stats(r[f'{m}_wall'])}")
 
 
 def _load() -> str:
@@ -95,14 +99,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=123)
     parser.add_argument("--against", help="a git revision whose src/ is measured too, in the same run")
     parser.add_argument("--rounds", type=int, default=1, help="with --against: alternations of the two")
+    parser.add_argument("--warm", type=int, default=0, help="untimed random scenes first (caches as in a long training run)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.repeat, args.scenes, args.seed)))
+        print(json.dumps(measure(args.repeat, args.scenes, args.seed, args.warm)))
         return
     if not args.against:
         print(_load())
-        report("this code", measure(args.repeat, args.scenes, args.seed))
+        report("this code", measure(args.repeat, args.scenes, args.seed, args.warm))
         print(_load())
         return
     root = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=HERE, capture_output=True, text=True, check=True).stdout.strip())
@@ -115,7 +120,7 @@ def main() -> None:
             for name, src in sources.items():
                 print(f"round {k + 1}, {name}: {_load()}", flush=True)
                 env = dict(os.environ, PYTHONPATH=f"{src}{os.pathsep}{HERE}", OMP_NUM_THREADS="1")
-                cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--repeat", str(args.repeat), "--scenes", str(args.scenes), "--seed", str(args.seed)]
+                cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--repeat", str(args.repeat), "--scenes", str(args.scenes), "--seed", str(args.seed), "--warm", str(args.warm)]
                 out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
                 results[name].append(json.loads(out.strip().splitlines()[-1]))
         print(_load())

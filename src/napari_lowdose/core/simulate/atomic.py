@@ -148,7 +148,7 @@ def _exit_wave_ft(specimen: Specimen, sampling: float, grid: tuple[int, int], vo
     nslices = max(1, math.ceil((specimen.thickness + 1e-6) / ms.slice_thickness))
     dz = max(specimen.thickness, 1e-6) / nslices
     index = np.minimum(((z - z0) / dz).astype(int), nslices - 1) if len(z) else np.zeros(0, int)
-    propagator = np.exp(-1j * np.pi * lam * dz * k2) * band
+    propagator = np.exp(-1j * np.pi * lam * dz * ky**2) * np.exp(-1j * np.pi * lam * dz * kx**2) * band  # exp(a + b) = exp(a) exp(b): two rows, not a grid, of exponentials
     wave = np.ones(grid, np.complex128)
     yx = specimen.positions[:, [1, 0]]
     memo: dict = {}  # the atoms' scattering factors on this grid, shared by the slices
