@@ -83,10 +83,10 @@ def _stats(times: list[float]) -> str:
 def report(name: str, r: dict) -> None:
     print(f"[{name}] baseline: island simulator, 256 x 256 HAADF: {r['baseline'] * 1e3:.1f} ms (CPU)")
     for m in ("haadf", "hrtem"):
-        print(f"[{name}] {m}: SrTiO3 [001] 50 Å at 0.2 Å/px ({r[f'{m}_atoms']} atoms): imaging {r[f'{m}_render'] * 1e3:.1f} ms (CPU), "
+        print(f"[{name}] {m}: SrTiO3 [001] 50 Å at 0.2 Å/px ({int(r[f'{m}_atoms'])} atoms): imaging {r[f'{m}_render'] * 1e3:.1f} ms (CPU), "
               f"with the specimen {r[f'{m}_all'] * 1e3:.1f} ms ({r[f'{m}_all'] / r['baseline']:.2f}x the baseline)")
         n = len(r[f"{m}_cpu"])
-        print(f"[{name}] {m}: {n} random training scenes (after {r['warm']} untimed): CPU {_stats(r[f'{m}_cpu'])}; wall {_stats(r[f'{m}_wall'])}")
+        print(f"[{name}] {m}: {n} random training scenes (after {int(r['warm'])} untimed): CPU {_stats(r[f'{m}_cpu'])}; wall {_stats(r[f'{m}_wall'])}")
 
 
 def _load() -> str:
