@@ -57,7 +57,7 @@ def _symbols(atoms) -> np.ndarray:
     return np.array(np.asarray(chemical_symbols)[atoms.numbers].tolist())
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=128)  # the largest, an 80 Å Cu icosahedron, is 37 995 atoms, 1.2 MB
 def _cluster(element: str, a: float, shape: str, args: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """An octahedron (length, cutoff), decahedron (p, q, r) or icosahedron (shells) of lattice constant
     ``a``, centred: (symbols, positions), read-only (shared: the same shapes recur in a training run)."""
@@ -133,7 +133,7 @@ def fcc_cluster(symbol, surfaces, layers, latticeconstant=None):
     return _fcc_cached(*key)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=48)
 def _fcc_cached(symbol: str, surfaces: tuple, layers: tuple, latticeconstant: float | None):
     atoms = _fcc()(symbol, [list(s) for s in surfaces], list(layers), latticeconstant=latticeconstant)
     atoms.positions.setflags(write=False)  # shared between calls: nothing may move its atoms
