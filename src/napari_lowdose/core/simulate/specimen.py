@@ -6,8 +6,9 @@ defects. Everything is deterministic from a ``numpy.random.Generator``; lengths 
   pushed apart until no two are closer than its minimum distance (carbon 1.35 Å at 2.0 g/cm³; a
   Si₃N₄-like film 1.6 Å at 3.1 g/cm³), in a periodic 24 Å block; the film is built from copies of the
   block, each turned by one of the cube's 48 symmetries and shifted at random, so it has no period.
-* **Nanoparticles** come from ``ase.cluster`` (through :mod:`.clusters`) (octahedra / cuboctahedra, Ino and Marks decahedra,
-  icosahedra, Wulff shapes), in a random orientation or in a zone axis, resting on the support.
+* **Nanoparticles** come from ``ase.cluster`` (octahedra / cuboctahedra, Ino and Marks decahedra,
+  icosahedra, Wulff shapes; built by :mod:`.clusters`), in a random orientation or in a zone axis,
+  resting on the support.
 * **Defects**: vacancies, substitutions, adatoms, surface steps, and grain or twin boundaries.
 """
 
