@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft as sfft
 
 from ..errors import LowdoseError
 from .optics import HRTEMOptics, STEMProbe, electron_wavelength, interaction_parameter
@@ -51,8 +52,9 @@ class Specimen:
     def numbers(self) -> np.ndarray:
         from ase.data import atomic_numbers
 
-        table = {s: atomic_numbers[s] for s in np.unique(self.symbols)}
-        return np.array([table[s] for s in self.symbols], dtype=np.int64)
+        names, index = np.unique(np.asarray(self.symbols), return_inverse=True)
+        table = np.array([atomic_numbers[str(s)] for s in names], dtype=np.int64)
+        return table[index.reshape(-1)]
 
 
 def _check_grid(pixel_size: float, shape: tuple[int, int]) -> None:
@@ -93,8 +95,25 @@ def render_haadf(specimen: Specimen, pixel_size: float, shape: tuple[int, int], 
     ky, kx = frequencies(grid, s)
     k2 = ky**2 + kx**2
     transfer = probe.transfer(ky, kx) * np.exp(-2 * np.pi**2 * detector.thermal_sigma**2 * k2) / deposit_transfer(ky, kx, s)
-    image = np.fft.irfft2(np.fft.rfft2(bins) * transfer, s=grid) / s**2
-    return np.clip(image[::n, ::n], 0.0, 1.0).astype(np.float32)
+    image = irfft2_every(sfft.rfft2(bins) * transfer, grid, n) / s**2
+    return np.clip(image, 0.0, 1.0).astype(np.float32)
+
+
+def irfft2_every(spectrum: np.ndarray, grid: tuple[int, int], n: int) -> np.ndarray:
+    """``scipy.fft.irfft2(spectrum, s=grid)[::n, ::n]`` without the full inverse transform: keeping
+    every n-th sample folds the spectrum (sums its n x n aliases), so the inverse is taken on the small
+    grid (n times fewer points per axis). ``grid`` must be a multiple of ``n`` on both axes."""
+    if n == 1:
+        return sfft.irfft2(spectrum, s=grid)
+    (ny_big, nx_big), kx = grid, spectrum.shape[1]
+    ny, nx = ny_big // n, nx_big // n
+    # y: a complex inverse (as irfft2 does first), of the folded columns
+    z = sfft.ifft(spectrum.reshape(n, ny, kx).sum(axis=0), axis=0) / n
+    # x: the real inverse of the last axis treats the half spectrum as Hermitian; extend it so, fold, invert
+    full = np.empty((ny, nx_big), np.complex128)
+    full[:, :kx] = z
+    full[:, kx:] = np.conj(z[:, 1 : nx_big - kx + 1][:, ::-1])
+    return sfft.ifft(full.reshape(ny, n, nx).sum(axis=1), axis=1).real / n
 
 
 @dataclass(frozen=True)
@@ -113,6 +132,11 @@ class Multislice:
 def exit_wave(specimen: Specimen, sampling: float, grid: tuple[int, int], voltage_kv: float, ms: Multislice = Multislice()) -> np.ndarray:
     """The exit wave (complex128, ``grid``) of a plane wave through the specimen, relative to the
     incident wave, on a grid of ``sampling`` Å."""
+    return sfft.ifft2(_exit_wave_ft(specimen, sampling, grid, voltage_kv, ms), overwrite_x=True)
+
+
+def _exit_wave_ft(specimen: Specimen, sampling: float, grid: tuple[int, int], voltage_kv: float, ms: Multislice) -> np.ndarray:
+    """The ``fft2`` of :func:`exit_wave` (band-limited): imaging needs it in Fourier space."""
     lam = electron_wavelength(voltage_kv)
     sigma = interaction_parameter(voltage_kv)
     ky = np.fft.fftfreq(grid[0], d=sampling)[:, None]
@@ -124,18 +148,19 @@ def exit_wave(specimen: Specimen, sampling: float, grid: tuple[int, int], voltag
     nslices = max(1, math.ceil((specimen.thickness + 1e-6) / ms.slice_thickness))
     dz = max(specimen.thickness, 1e-6) / nslices
     index = np.minimum(((z - z0) / dz).astype(int), nslices - 1) if len(z) else np.zeros(0, int)
-    propagator = np.exp(-1j * np.pi * lam * dz * k2) * band
+    propagator = np.exp(-1j * np.pi * lam * dz * ky**2) * np.exp(-1j * np.pi * lam * dz * kx**2) * band  # exp(a + b) = exp(a) exp(b): two rows, not a grid, of exponentials
     wave = np.ones(grid, np.complex128)
     yx = specimen.positions[:, [1, 0]]
+    memo: dict = {}  # the atoms' scattering factors on this grid, shared by the slices
     for i in range(nslices):
         sel = index == i
-        if not sel.any():
-            v = np.zeros(grid)
-        else:
-            v = np.fft.irfft2(projected_potential_ft(specimen.symbols[sel], yx[sel], grid, sampling, ms.thermal_sigma), s=grid)
-        wave = wave * np.exp((1j - ms.absorption) * sigma * v)
-        wave = np.fft.fft2(wave) * (band if i == nslices - 1 else propagator)
-        wave = np.fft.ifft2(wave)
+        if sel.any():  # an empty slice transmits everything (exp(0) = 1)
+            v = sfft.irfft2(projected_potential_ft(specimen.symbols[sel], yx[sel], grid, sampling, ms.thermal_sigma, memo), s=grid)
+            wave *= np.exp((1j - ms.absorption) * sigma * v)
+        wave = sfft.fft2(wave, overwrite_x=True)
+        wave *= band if i == nslices - 1 else propagator
+        if i < nslices - 1:
+            wave = sfft.ifft2(wave, overwrite_x=True)
     return wave
 
 
@@ -146,8 +171,9 @@ def render_hrtem(specimen: Specimen, pixel_size: float, shape: tuple[int, int], 
     n = _oversampling(pixel_size, shape, min(1.0 / (3.0 * optics.aperture), 0.5))
     s = pixel_size / n
     grid = (shape[0] * n, shape[1] * n)
-    wave = exit_wave(specimen, s, grid, optics.voltage_kv, ms)
-    image = np.abs(np.fft.ifft2(np.fft.fft2(wave) * optics.ctf(grid, s))) ** 2
+    wave = _exit_wave_ft(specimen, s, grid, optics.voltage_kv, ms)
+    wave *= optics.ctf(grid, s)
+    image = np.abs(sfft.ifft2(wave, overwrite_x=True)) ** 2
     if n > 1:
         image = image.reshape(shape[0], n, shape[1], n).mean(axis=(1, 3))
     return image.astype(np.float32)

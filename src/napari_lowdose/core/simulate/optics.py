@@ -4,6 +4,7 @@ transfer function (:class:`HRTEMOptics`) and the STEM probe (:class:`STEMProbe`)
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
@@ -44,19 +45,38 @@ class HRTEMOptics:
             raise LowdoseError("HRTEM optics: voltage and aperture must be positive and Cs a number")
 
     def ctf(self, shape: tuple[int, int], pixel_size: float) -> np.ndarray:
-        """The complex CTF on the full ``fft2`` grid of an image of ``shape`` at ``pixel_size`` Å."""
-        lam = electron_wavelength(self.voltage_kv)
-        cs = self.cs_mm * 1e7
-        ky = np.fft.fftfreq(shape[0], d=pixel_size)[:, None]
-        kx = np.fft.fftfreq(shape[1], d=pixel_size)[None, :]
-        q = np.sqrt(ky**2 + kx**2)
-        chi = np.pi * lam * self.defocus * q**2 + 0.5 * np.pi * cs * lam**3 * q**4
-        alpha = self.convergence_mrad * 1e-3
-        e_s = np.exp(-((np.pi * alpha / lam) ** 2) * (cs * lam**3 * q**3 + self.defocus * lam * q) ** 2)
-        e_t = np.exp(-0.5 * np.pi**2 * lam**2 * self.focal_spread**2 * q**4)
-        return (q <= self.aperture) * e_s * e_t * np.exp(-1j * chi)
+        """The complex CTF on the full ``fft2`` grid of an image of ``shape`` at ``pixel_size`` Å
+        (read-only: the last few are remembered)."""
+        shape = (int(shape[0]), int(shape[1]))
+        if shape[0] * shape[1] > CACHE_POINTS:
+            return _ctf(self, shape, float(pixel_size))
+        return _ctf_cached(self, shape, float(pixel_size))
 
 
+CACHE_POINTS = 1 << 21  #: grids of more points (1448² and up) are not remembered (memory)
+
+
+def _ctf(o: HRTEMOptics, shape: tuple[int, int], pixel_size: float) -> np.ndarray:
+    lam = electron_wavelength(o.voltage_kv)
+    cs = o.cs_mm * 1e7
+    ky = np.fft.fftfreq(shape[0], d=pixel_size)[:, None]
+    kx = np.fft.fftfreq(shape[1], d=pixel_size)[None, :]
+    q = np.sqrt(ky**2 + kx**2)
+    inside = q <= o.aperture
+    q = q[inside]  # outside the objective aperture the CTF is 0: computed only where it is not
+    chi = np.pi * lam * o.defocus * q**2 + 0.5 * np.pi * cs * lam**3 * q**4
+    alpha = o.convergence_mrad * 1e-3
+    e_s = np.exp(-((np.pi * alpha / lam) ** 2) * (cs * lam**3 * q**3 + o.defocus * lam * q) ** 2)
+    e_t = np.exp(-0.5 * np.pi**2 * lam**2 * o.focal_spread**2 * q**4)
+    out = np.zeros(inside.shape, np.complex128)
+    out[inside] = e_s * e_t * np.exp(-1j * chi)
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=2)
+def _ctf_cached(o: HRTEMOptics, shape: tuple[int, int], pixel_size: float) -> np.ndarray:
+    return _ctf(o, shape, pixel_size)
 
 
 def interaction_parameter(voltage_kv: float) -> float:
@@ -129,21 +149,49 @@ class STEMProbe:
         spread = abs(self.defocus) * alpha + 0.25 * self.cs_mm * 1e7 * alpha**3 + abs(self.astigmatism) * alpha + abs(self.coma) * alpha**2
         width = max(16.0 * lam / alpha, 6.0 * spread, 8.0)
         size = int(min(1024, 2 ** np.ceil(np.log2(max(64, width / sampling)))))
-        otf = np.fft.fft2(np.fft.ifftshift(self.intensity(sampling, size)))
+        otf = _probe_otf(self, sampling, size)  # complex: coma and astigmatism make the probe asymmetric
         dk = 1.0 / (size * sampling)
-        # bilinear interpolation of the real part on the window's frequency grid (periodic)
+        # bilinear interpolation on the window's frequency grid (periodic)
         fy = np.asarray(ky, np.float64) / dk
         fx = np.asarray(kx, np.float64) / dk
-        fy, fx = np.broadcast_arrays(fy, fx)
-        y0, x0 = np.floor(fy).astype(np.int64), np.floor(fx).astype(np.int64)
-        wy, wx = fy - y0, fx - x0
-        re = otf  # complex: coma and astigmatism make the probe asymmetric
-        out = (
-            re[y0 % size, x0 % size] * (1 - wy) * (1 - wx)
-            + re[(y0 + 1) % size, x0 % size] * wy * (1 - wx)
-            + re[y0 % size, (x0 + 1) % size] * (1 - wy) * wx
-            + re[(y0 + 1) % size, (x0 + 1) % size] * wy * wx
-        )
+        if fy.ndim == 2 and fx.ndim == 2 and fy.shape[1] == 1 and fx.shape[0] == 1:
+            out = _bilinear_separable(otf, fy[:, 0], fx[0])  # a grid: interpolate along y, then along x
+            fy, fx = np.broadcast_arrays(fy, fx)
+        else:
+            fy, fx = np.broadcast_arrays(fy, fx)
+            y0, x0 = np.floor(fy).astype(np.int64), np.floor(fx).astype(np.int64)
+            wy, wx = fy - y0, fx - x0
+            out = (
+                otf[y0 % size, x0 % size] * (1 - wy) * (1 - wx)
+                + otf[(y0 + 1) % size, x0 % size] * wy * (1 - wx)
+                + otf[y0 % size, (x0 + 1) % size] * (1 - wy) * wx
+                + otf[(y0 + 1) % size, (x0 + 1) % size] * wy * wx
+            )
         k2 = fy**2 * dk**2 + fx**2 * dk**2
         out = np.where(k2 < kmax**2, out, 0.0)
         return out * np.exp(-2 * np.pi**2 * self.source_size**2 * k2)
+
+
+def _bilinear_separable(table: np.ndarray, fy: np.ndarray, fx: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of the periodic ``table`` at the grid of rows ``fy`` x columns ``fx``
+    (in table pixels): (len(fy), len(fx))."""
+    size_y, size_x = table.shape
+    y0, x0 = np.floor(fy).astype(np.int64), np.floor(fx).astype(np.int64)
+    wy, wx = (fy - y0)[:, None], (fx - x0)[None, :]
+    rows = table[y0 % size_y] * (1 - wy) + table[(y0 + 1) % size_y] * wy
+    return rows[:, x0 % size_x] * (1 - wx) + rows[:, (x0 + 1) % size_x] * wx
+
+
+@lru_cache(maxsize=4)
+def _probe_otf(probe: STEMProbe, sampling: float, size: int) -> np.ndarray:
+    """The Fourier transform of the probe intensity on its ``size`` x ``size`` window (read-only; the
+    last few probes are remembered)."""
+    otf = np.fft.fft2(np.fft.ifftshift(probe.intensity(sampling, size)))
+    otf.setflags(write=False)
+    return otf
+
+
+def clear_caches() -> None:
+    """Forget the remembered CTFs and probe transfer windows (for timing a first call)."""
+    _ctf_cached.cache_clear()
+    _probe_otf.cache_clear()

@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import scipy.fft as sfft
 
 from ..errors import LowdoseError
 
@@ -60,16 +61,15 @@ def deposit(positions: np.ndarray, weights: np.ndarray, shape: tuple[int, int], 
     f = np.asarray(positions, np.float64) / sampling
     i0 = np.floor(f).astype(np.int64)
     w = f - i0
-    out = np.zeros(ny * nx)
     wt = np.asarray(weights, np.float64)
-    for dy in (0, 1):
-        wy = w[:, 0] if dy else 1 - w[:, 0]
-        iy = (i0[:, 0] + dy) % ny
-        for dx in (0, 1):
-            wx = w[:, 1] if dx else 1 - w[:, 1]
-            ix = (i0[:, 1] + dx) % nx
-            out += np.bincount(iy * nx + ix, weights=wt * wy * wx, minlength=ny * nx)
-    return out.reshape(shape)
+    iy = (i0[:, 0] % ny, (i0[:, 0] + 1) % ny)
+    ix = (i0[:, 1] % nx, (i0[:, 1] + 1) % nx)
+    wy = (1 - w[:, 0], w[:, 0])
+    wx = (1 - w[:, 1], w[:, 1])
+    corners = [(dy, dx) for dy in (0, 1) for dx in (0, 1)]  # the four neighbours in one histogram
+    index = np.concatenate([iy[dy] * nx + ix[dx] for dy, dx in corners])
+    weight = np.concatenate([wt * wy[dy] * wx[dx] for dy, dx in corners])
+    return np.bincount(index, weights=weight, minlength=ny * nx).reshape(shape)
 
 
 def deposit_transfer(ky: np.ndarray, kx: np.ndarray, sampling: float) -> np.ndarray:
@@ -78,18 +78,24 @@ def deposit_transfer(ky: np.ndarray, kx: np.ndarray, sampling: float) -> np.ndar
 
 
 def projected_potential_ft(
-    symbols: np.ndarray, positions: np.ndarray, shape: tuple[int, int], sampling: float, thermal_sigma: float = 0.0
+    symbols: np.ndarray, positions: np.ndarray, shape: tuple[int, int], sampling: float, thermal_sigma: float = 0.0, memo: dict | None = None
 ) -> np.ndarray:
     """The ``rfft2`` of the projected potential (V·Å per grid point after ``irfft2``) of atoms with
     ``symbols`` at ``positions`` ((n, 2), (y, x) in Å), Debye-Waller damped by an rms displacement
-    ``thermal_sigma`` (Å per axis)."""
-    ky, kx = frequencies(shape, sampling)
-    k = np.sqrt(ky**2 + kx**2)
-    damp = np.exp(-2 * np.pi**2 * thermal_sigma**2 * k**2) / deposit_transfer(ky, kx, sampling)
+    ``thermal_sigma`` (Å per axis). ``memo``: a dict kept by a caller that calls again with the same
+    ``shape``, ``sampling`` and ``thermal_sigma`` (slices of one specimen): the scattering factors on
+    the grid are computed once."""
+    memo = {} if memo is None else memo
+    if "damp" not in memo:
+        ky, kx = frequencies(shape, sampling)
+        memo["k"] = np.sqrt(ky**2 + kx**2)
+        memo["damp"] = np.exp(-2 * np.pi**2 * thermal_sigma**2 * memo["k"] ** 2) / deposit_transfer(ky, kx, sampling)
     total = np.zeros((shape[0], shape[1] // 2 + 1), np.complex128)
     symbols = np.asarray(symbols)
     for sym in np.unique(symbols):
         sel = symbols == sym
         grid = deposit(positions[sel], np.ones(int(sel.sum())), shape, sampling)
-        total += np.fft.rfft2(grid) * (FOURIER_POTENTIAL * scattering_factor(str(sym), k))
-    return total * damp / sampling**2
+        if ("f", str(sym)) not in memo:
+            memo[("f", str(sym))] = FOURIER_POTENTIAL * scattering_factor(str(sym), memo["k"])
+        total += sfft.rfft2(grid) * memo[("f", str(sym))]
+    return total * memo["damp"] / sampling**2

@@ -7,7 +7,8 @@ defects. Everything is deterministic from a ``numpy.random.Generator``; lengths 
   Si₃N₄-like film 1.6 Å at 3.1 g/cm³), in a periodic 24 Å block; the film is built from copies of the
   block, each turned by one of the cube's 48 symmetries and shifted at random, so it has no period.
 * **Nanoparticles** come from ``ase.cluster`` (octahedra / cuboctahedra, Ino and Marks decahedra,
-  icosahedra, Wulff shapes), in a random orientation or in a zone axis, resting on the support.
+  icosahedra, Wulff shapes; built by :mod:`.clusters`), in a random orientation or in a zone axis,
+  resting on the support.
 * **Defects**: vacancies, substitutions, adatoms, surface steps, and grain or twin boundaries.
 """
 
@@ -22,6 +23,7 @@ from scipy.spatial import cKDTree
 from ..errors import LowdoseError
 from . import structures as st
 from .atomic import Specimen
+from .clusters import CLUSTER_SHAPES, nanoparticle  # noqa: F401  (CLUSTER_SHAPES: part of this module's interface)
 
 SUPPORTS = {  # symbols with their fractions, atoms per Å³, minimum distance Å
     "C": ((("C", 1.0),), 0.100, 1.35),
@@ -86,35 +88,6 @@ def support(rng: np.random.Generator, field: tuple[float, float], thickness: flo
                 syms.append(sym0[keep])
                 poss.append(p[keep])
     return np.concatenate(syms), np.concatenate(poss)
-
-
-CLUSTER_SHAPES = ("octahedron", "decahedron", "icosahedron", "wulff")
-
-
-def nanoparticle(rng: np.random.Generator, element: str, diameter: float, shape: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """A free nanoparticle of an fcc metal about ``diameter`` Å across, centred on the origin."""
-    from ase.cluster import Decahedron, Icosahedron, Octahedron, wulff_construction
-
-    cr = st.crystal(element)
-    a = float(np.linalg.norm(cr.cell[0]))
-    nn = a / 2**0.5  # nearest-neighbour distance
-    shape = shape or str(rng.choice(CLUSTER_SHAPES))
-    if shape == "octahedron":
-        length = max(3, int(round(diameter / nn)) + 1)
-        atoms = Octahedron(element, length=length, cutoff=int(rng.integers(0, max(1, length // 3) + 1)), latticeconstant=a)
-    elif shape == "decahedron":
-        p = max(2, int(round(diameter / (1.3 * nn))))
-        atoms = Decahedron(element, p=p, q=int(rng.integers(1, 3)), r=int(rng.integers(0, 2)), latticeconstant=a)
-    elif shape == "icosahedron":
-        atoms = Icosahedron(element, noshells=max(2, int(round(diameter / (1.36 * nn)))), latticeconstant=a)
-    elif shape == "wulff":
-        n_atoms = max(13, int(np.pi / 6 * diameter**3 * 4 / a**3))
-        e100, e110 = float(rng.uniform(1.0, 1.3)), float(rng.uniform(1.05, 1.4))
-        atoms = wulff_construction(element, [(1, 0, 0), (1, 1, 0), (1, 1, 1)], [e100, e110, 1.0], n_atoms, "fcc", rounding="closest", latticeconstant=a)
-    else:
-        raise LowdoseError(f"unknown particle shape {shape!r}: one of {CLUSTER_SHAPES}")
-    pos = atoms.get_positions()
-    return np.array(atoms.get_chemical_symbols()), pos - pos.mean(0)
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:

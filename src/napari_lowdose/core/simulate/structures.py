@@ -15,6 +15,7 @@ wurtzite GaN ZnO; diamond Si Ge; 2-D sheets MoS2 (2H), graphene (AB), hBN (AA');
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +98,16 @@ def crystal(name: str) -> Crystal:
     key = lookup.get(str(name).lower())
     if key is None:
         raise LowdoseError(f"unknown structure {name!r}: give one of {', '.join(STRUCTURES)} or a structure file (CIF, XYZ, POSCAR)")
-    return _builders()[key]()
+    return _named_crystal(key)
+
+
+@lru_cache(maxsize=None)
+def _named_crystal(key: str) -> Crystal:
+    """Built once per name (ASE takes milliseconds); its arrays are read-only, as it is shared."""
+    cr = _builders()[key]()
+    cr.cell.setflags(write=False)
+    cr.fractional.setflags(write=False)
+    return cr
 
 
 def crystal_from_file(path: str | Path) -> Crystal:
@@ -178,14 +188,37 @@ def fill_box(cr: Crystal, rotation: np.ndarray, box: tuple[float, float, float],
     n = np.prod(hi - lo) * len(cr.symbols)
     if n > 3e7:
         raise LowdoseError(f"the specimen box {box} Å would hold too many atoms ({n:.2g}); make it smaller")
-    grid = np.stack(np.meshgrid(*(np.arange(a, b) for a, b in zip(lo, hi)), indexing="ij"), -1).reshape(-1, 1, 3)
     # cartesian = (cell origin + fractional offset of the basis atom) @ M + origin, M = cell R^T: the cell
     # origins and the basis are transformed apart and summed (float32 would round: float64 throughout)
     m = cr.cell @ rotation.T
-    cart = ((grid.reshape(-1, 3) @ m)[:, None, :] + (cr.fractional @ m)[None] + origin).reshape(-1, 3)
+    grid = _cell_origins(lo, hi, m, cr.fractional @ m, origin, (lx, ly, lz))
+    cart = ((grid @ m)[:, None, :] + (cr.fractional @ m)[None] + origin).reshape(-1, 3)
     inside = (cart[:, 0] >= 0) & (cart[:, 0] < lx) & (cart[:, 1] >= 0) & (cart[:, 1] < ly) & (cart[:, 2] >= 0) & (cart[:, 2] < lz)
     keep = np.flatnonzero(inside)
     return np.asarray(cr.symbols)[keep % len(cr.symbols)], cart[keep]
+
+
+def _cell_origins(lo: np.ndarray, hi: np.ndarray, m: np.ndarray, basis: np.ndarray, origin: np.ndarray, box: tuple[float, float, float]) -> np.ndarray:
+    """The cells (i, j, k) (int, (n, 3), k fastest) of the block ``lo`` <= (i, j, k) < ``hi`` that can
+    hold an atom inside the box [0, Lx) x [0, Ly) x [0, Lz): along each column (i, j) the range of k
+    where some basis atom is inside each slab of the box, widened by one cell (a tilted box fills
+    a fifth to a third of its bounding block: the rest is not generated)."""
+    ij = np.stack(np.meshgrid(np.arange(lo[0], hi[0]), np.arange(lo[1], hi[1]), indexing="ij"), -1).reshape(-1, 2)
+    base = ij @ m[:2] + origin  # where the column starts (k = 0), for the bounds only
+    kmin, kmax = np.full(len(ij), float(lo[2])), np.full(len(ij), float(hi[2] - 1))
+    for c, length in enumerate(box):
+        step = m[2, c]
+        if abs(step) < 1e-9 * float(np.abs(m[2]).max()):
+            continue  # this slab does not bound k
+        t0 = -(base[:, c][:, None] + basis[None, :, c]) / step  # k where each basis atom crosses 0 ...
+        t1 = t0 + length / step  # ... and the slab's far side
+        kmin = np.maximum(kmin, np.minimum(t0, t1).min(1))
+        kmax = np.minimum(kmax, np.maximum(t0, t1).max(1))
+    start = np.maximum(np.floor(kmin) - 1, lo[2]).astype(np.int64)
+    count = np.maximum(np.minimum(np.ceil(kmax) + 1, hi[2] - 1).astype(np.int64) - start + 1, 0)
+    rows = np.repeat(np.arange(len(ij)), count)
+    k = np.repeat(start - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
+    return np.column_stack([ij[rows], k])
 
 
 def plane_spacings(cr: Crystal, zone: tuple[float, float, float], max_index: int = 2) -> list[tuple[tuple[int, int, int], float]]:

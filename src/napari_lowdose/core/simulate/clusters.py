@@ -1,0 +1,181 @@
+"""Nanoparticles of fcc metals from ``ase.cluster`` (octahedra / cuboctahedra, Ino and Marks decahedra,
+icosahedra, Wulff shapes), built faster but atom for atom as ASE builds them.
+
+Building clusters was most of the time of a random training scene: ASE fills the block that holds a
+cluster one unit cell at a time in Python and finds each facet's layer distance again for every cut.
+Here the fcc block is filled with array operations (the same positions, bit for bit: the cubic cell's
+basis is diagonal, so no sum is rounded differently), layer distances are remembered, and finished
+clusters are kept (shared, read-only) for the shapes that recur. ``tests/core/simulate`` compares them
+with ASE's own. Lengths in Å.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from ..errors import LowdoseError
+from . import structures as st
+
+CLUSTER_SHAPES = ("octahedron", "decahedron", "icosahedron", "wulff")
+
+
+def nanoparticle(rng: np.random.Generator, element: str, diameter: float, shape: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A free nanoparticle of an fcc metal about ``diameter`` Å across, centred on the origin:
+    (symbols (n,), positions (n, 3) as (x, y, z) in Å)."""
+    from ase.cluster import wulff_construction
+
+    cr = st.crystal(element)
+    a = float(np.linalg.norm(cr.cell[0]))
+    nn = a / 2**0.5  # nearest-neighbour distance
+    shape = shape or str(rng.choice(CLUSTER_SHAPES))
+    if shape == "octahedron":
+        length = max(3, int(round(diameter / nn)) + 1)
+        sym, pos = _cluster(element, a, shape, (length, int(rng.integers(0, max(1, length // 3) + 1))))
+    elif shape == "decahedron":
+        p = max(2, int(round(diameter / (1.3 * nn))))
+        q = int(rng.integers(1, 3))
+        sym, pos = _cluster(element, a, shape, (p, q, int(rng.integers(0, 2))))
+    elif shape == "icosahedron":
+        sym, pos = _cluster(element, a, shape, (max(2, int(round(diameter / (1.36 * nn)))),))
+    elif shape == "wulff":
+        n_atoms = max(13, int(np.pi / 6 * diameter**3 * 4 / a**3))
+        e100, e110 = float(rng.uniform(1.0, 1.3)), float(rng.uniform(1.05, 1.4))
+        atoms = wulff_construction(element, [(1, 0, 0), (1, 1, 0), (1, 1, 1)], [e100, e110, 1.0], n_atoms, fcc_cluster, rounding="closest", latticeconstant=a)
+        sym, pos = _symbols(atoms), atoms.get_positions()
+        return sym, pos - pos.mean(0)
+    else:
+        raise LowdoseError(f"unknown particle shape {shape!r}: one of {CLUSTER_SHAPES}")
+    return sym.copy(), pos.copy()
+
+
+def _symbols(atoms) -> np.ndarray:
+    """``np.array(atoms.get_chemical_symbols())`` without a Python loop over the atoms."""
+    from ase.data import chemical_symbols
+
+    return np.array(np.asarray(chemical_symbols)[atoms.numbers].tolist())
+
+
+@lru_cache(maxsize=128)  # the largest, an 80 Å Cu icosahedron, is 37 995 atoms, 1.2 MB
+def _cluster(element: str, a: float, shape: str, args: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """An octahedron (length, cutoff), decahedron (p, q, r) or icosahedron (shells) of lattice constant
+    ``a``, centred: (symbols, positions), read-only (shared: the same shapes recur in a training run)."""
+    from ase.cluster import Decahedron
+
+    if shape == "octahedron":
+        atoms = _octahedron(element, args[0], args[1], a)
+    elif shape == "decahedron":
+        atoms = Decahedron(element, p=args[0], q=args[1], r=args[2], latticeconstant=a)
+    else:
+        atoms = _icosahedron(element, args[0], a)
+    sym, pos = _symbols(atoms), atoms.get_positions()
+    pos = pos - pos.mean(0)
+    sym.setflags(write=False)
+    pos.setflags(write=False)
+    return sym, pos
+
+
+def _octahedron(element: str, length: int, cutoff: int, a: float):
+    """``ase.cluster.Octahedron(element, length, cutoff, a)`` (no alloy), through the fast fcc factory."""
+    if length < 1 or cutoff < 0 or length < 2 * cutoff + 1:
+        raise LowdoseError(f"octahedron: length >= 1 and 0 <= cutoff <= (length - 1) / 2, got {length}, {cutoff}")
+    if length % 2 == 0:
+        center, layers = np.array([0.5, 0.5, 0.5]), [length / 2, length - 1 - cutoff]
+    else:
+        center, layers = np.array([0.0, 0.0, 0.0]), [(length - 1) / 2, length - 1 - cutoff]
+    return _fcc()(element, [(1, 1, 1), (1, 0, 0)], layers, a, center)
+
+
+_ICO_FACES = ((8, 9), (10, 11), (8, 9), (10, 11), (0, 1), (2, 3), (0, 1), (2, 3), (4, 5), (6, 7), (4, 5), (6, 7))
+_ICO_FILL = ((9, 6, 8, 4), (11, 6, 10, 4), (9, 7, 8, 5), (11, 7, 10, 5))
+
+
+def _icosahedron(element: str, noshells: int, a: float):
+    """``ase.cluster.Icosahedron(element, noshells, a)``: the same Mackay shells in the same order, each
+    row of atoms computed at once instead of one atom at a time."""
+    from ase import Atoms
+    from ase.data import atomic_numbers
+
+    if noshells < 1:
+        raise LowdoseError(f"an icosahedron needs at least one shell, got {noshells}")
+    t = 0.5 + np.sqrt(5) / 2.0
+    v = np.array([[t, 0.0, 1.0], [t, 0.0, -1.0], [-t, 0.0, 1.0], [-t, 0.0, -1.0], [1.0, t, 0.0], [-1.0, t, 0.0],
+                  [1.0, -t, 0.0], [-1.0, -t, 0.0], [0.0, 1.0, t], [0.0, -1.0, t], [0.0, 1.0, -t], [0.0, -1.0, -t]])
+    parts = [np.zeros((1, 3))]
+    for n in range(1, noshells):
+        i = np.arange(n + 1)[:, None]
+        parts += [i * v[k] + (n - i) * v[k + 1] for k in range(0, 12, 2)]  # the edges
+        if n > 1:  # the triangular faces
+            ij = np.array([(i, j) for i in range(n) for j in range(n - i) if i or j])
+            ii, jj = ij[:, :1], ij[:, 1:]
+            for k in range(12):
+                parts.append(n * v[k] + ii * (v[_ICO_FACES[k][0]] - v[k]) + jj * (v[_ICO_FACES[k][1]] - v[k]))
+        if n > 2:  # the faces left, two atoms per (i, j), interleaved
+            ij = np.array([(i, j) for i in range(1, n) for j in range(1, n - i)])
+            if len(ij):
+                ii, jj = ij[:, :1], ij[:, 1:]
+                for k in range(4):
+                    d = [v[m] - v[k] for m in _ICO_FILL[k]]
+                    pair = np.stack([n * v[k] + ii * d[0] + jj * d[1], n * v[k] + ii * d[2] + jj * d[3]], axis=1)
+                    parts.append(pair.reshape(-1, 3))
+    positions = np.concatenate(parts) * (a / np.sqrt(2 * (1 + t**2)))
+    atoms = Atoms(numbers=np.full(len(positions), atomic_numbers[element]), positions=positions)
+    atoms.center(about=(0, 0, 0))
+    atoms.cell[:] = 0
+    return atoms
+
+
+def fcc_cluster(symbol, surfaces, layers, latticeconstant=None):
+    """``ase.cluster.FaceCenteredCubic(symbol, surfaces, layers, latticeconstant)``, the same atoms, fast
+    and remembered: the Wulff construction tries several layer counts per particle, and they recur."""
+    key = (symbol, tuple(tuple(int(i) for i in s) for s in surfaces), tuple(int(n) for n in layers), latticeconstant)
+    return _fcc_cached(*key)
+
+
+@lru_cache(maxsize=48)
+def _fcc_cached(symbol: str, surfaces: tuple, layers: tuple, latticeconstant: float | None):
+    atoms = _fcc()(symbol, [list(s) for s in surfaces], list(layers), latticeconstant=latticeconstant)
+    atoms.positions.setflags(write=False)  # shared between calls: nothing may move its atoms
+    return atoms
+
+
+@lru_cache(maxsize=1)
+def _fcc():
+    """An ``ase.cluster`` fcc factory whose block filling is vectorised and whose layer distances are
+    remembered (ASE is imported only when a particle is built)."""
+    from ase.cluster.base import ClusterBase
+    from ase.cluster.cubic import FaceCenteredCubicFactory
+
+    distances: dict = {}
+
+    class FastFCC(FaceCenteredCubicFactory):
+        def get_layer_distance(self, miller, layers=1, tol=1e-9, new=True):
+            key = (tuple(int(m) for m in miller), float(layers), tol, new, self.lattice_basis.tobytes())
+            if key not in distances:
+                if len(distances) > 100_000:
+                    distances.clear()
+                distances[key] = ClusterBase.get_layer_distance(self, miller, layers, tol, new)
+            return distances[key]
+
+        def make_cluster(self, vacuum):
+            basis = self.lattice_basis
+            if np.count_nonzero(basis - np.diag(np.diag(basis))):
+                return super().make_cluster(vacuum)  # only a diagonal basis is summed exactly as ASE sums it
+            hkl = np.indices(tuple(int(s) for s in self.size)).reshape(3, -1).T.astype(float)  # h slowest, as ASE
+            translations = hkl[:, :1] * basis[0] + hkl[:, 1:2] * basis[1] + hkl[:, 2:] * basis[2]
+            atomic_basis = np.dot(self.atomic_basis, basis)
+            positions = (atomic_basis[None] + translations[:, None]).reshape(-1, 3)
+            numbers = np.tile(np.asarray(self.atomic_numbers, int), len(translations))
+            for s, l in zip(self.surfaces, self.layers):  # remove the atoms outside each surface
+                n = self.miller_to_direction(s)
+                rmax = self.get_layer_distance(s, l + 0.1)
+                mask = np.less(np.dot(positions - self.center, n), rmax)
+                positions, numbers = positions[mask], numbers[mask]
+            atoms = self.Cluster(numbers=numbers, positions=positions)
+            atoms.cell = (1, 1, 1)  # centre about zero, as ASE does
+            atoms.center(about=(0, 0, 0))
+            atoms.cell[:] = 0
+            return atoms
+
+    return FastFCC()
