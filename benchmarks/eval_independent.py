@@ -1,7 +1,7 @@
 """The bundled models against the peers on images the project did not make: the abTEM validation set.
 
     python benchmarks/eval_independent.py [--methods noisy gaussian bm3d tkrem ours adapt] [--adapt-seconds 30]
-        [--model haadf=FILE] [--model hrtem=FILE] [--json OUT.json] [--markdown OUT.md] [--figure OUT.png]
+        [--model NAME=FILE ...] [--json OUT.json] [--markdown OUT.md] [--figure OUT.png]
 
 Images: ``benchmarks/abtem/validation.py`` (abTEM multislice truths of scenes the project defines:
 atomic-resolution HAADF of nanoparticles on amorphous carbon and of crystals, particle-scale HAADF, HRTEM
@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=list(ALL_METHODS), choices=ALL_METHODS)
     parser.add_argument("--adapt-seconds", type=float, default=30.0)
     parser.add_argument("--adapt-doses", type=int, default=2, help="adapt only at the N lowest doses of each modality (time)")
-    parser.add_argument("--model", action="append", default=[], metavar="MODALITY=FILE", help="replace a bundled model (haadf=..., hrtem=...)")
+    parser.add_argument("--model", action="append", default=[], metavar="MODALITY=FILE", help="replace a bundled model (haadf=..., haadf-atomic=..., hrtem=...); each image gets the model `--model auto` picks")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument("--figure", type=Path, default=None)
@@ -72,11 +72,20 @@ def main() -> None:
     from napari_lowdose.core.model import load_model
     from napari_lowdose.core.tiling import denoise
 
-    models = {"haadf": "haadf", "hrtem": "hrtem"}
+    from napari_lowdose.core.choose import choose_model
+
+    models: dict[str, str] = {}  # bundled name -> file, for --model NAME=FILE
     for spec in args.model:
         key, _, path = spec.partition("=")
         models[key] = path
-    loaded = {k: load_model(v) for k, v in models.items()}
+    loaded: dict[str, object] = {}
+
+    def our_model(v):  # the bundled model `denoise --model auto` picks for a STEM / TEM file of this pixel size
+        name = choose_model("stem" if v.modality == "haadf" else "tem", v.pixel_size)[0]
+        if name not in loaded:
+            loaded[name] = load_model(models.get(name, name))
+            models.setdefault(name, name)
+        return loaded[name]
     images = list(iter_validation(args.data) if args.data else iter_validation())
     if args.only:
         images = [v for v in images if any(v.name.startswith(p) for p in args.only)]
@@ -112,7 +121,7 @@ def main() -> None:
             t0 = time.perf_counter()
             res["bm3d"], _ = bm3d_oracle(v.noisy, v.truth)
             timing["bm3d"] += time.perf_counter() - t0
-        model = loaded[v.modality]
+        model = our_model(v)
         if "ours" in args.methods:
             t0 = time.perf_counter()
             res["ours"] = denoise(v.noisy, model)

@@ -78,9 +78,11 @@ def test_choose_model_uses_the_pixel_size_within_the_modality():
             name, why = choose_model(mode, px)
             assert name in family
             note = range_note(load_model(bundled_model_path(name)).card, px)
-            # the choice is a model trained at this pixel size, or the modality's own when none is
-            assert note is None or name == modality
+            # the choice is a model trained at this pixel size, or, when none is, the one trained nearest
+            assert note is None or all(range_note(load_model(bundled_model_path(n)).card, px) for n in family)
             assert (f"{px:.3g} Å" in why) == (name != modality)
+    assert choose_model("stem", 0.22)[0] == "haadf-atomic" and choose_model("stem", 2.0)[0] == "haadf"
+    assert choose_model("stem", 0.1)[0] == "haadf-atomic"  # outside both ranges: the nearer one (0.18 against 0.5 Å)
     assert choose_model("stem", None) == choose_model("stem")
 
 

@@ -101,19 +101,29 @@ def _family(modality: str) -> list[str]:
     return [modality] + sorted(k for k in BUNDLED_MODELS if k.startswith(modality + "-"))
 
 
-def _covers(name: str, pixel_size: float) -> bool:
+def _distance(name: str, pixel_size: float) -> float:
+    """How far ``pixel_size`` lies outside the bundled model's trained range: 0 inside (with the tolerance),
+    else the log-ratio to the nearer end; infinite when the card states no range."""
+    import math
+
     from .model import ModelCard, bundled_model_path, card_path
 
     card = ModelCard.from_json(card_path(bundled_model_path(name)).read_text(encoding="utf-8"), source=name)
-    return range_note(card, pixel_size) is None
+    if range_note(card, pixel_size) is None:
+        return 0.0
+    rng = model_range(card)
+    if rng is None or rng.pixel_size is None:
+        return math.inf
+    lo, hi = rng.pixel_size
+    return abs(math.log(pixel_size / (lo if pixel_size < lo else hi)))
 
 
 def choose_model(mode: str | None, pixel_size: float | None = None) -> tuple[str, str]:
     """(bundled model name, why) for a file's acquisition mode ("stem", "tem" or None) and pixel size (Å).
 
     The mode picks the modality (the default's when the file records none); within the modality, the
-    first bundled model whose trained pixel-size range holds ``pixel_size`` (the modality's own model
-    when none does or the size is unknown)."""
+    first bundled model whose trained pixel-size range holds ``pixel_size``, or, when none does, the one
+    whose range lies nearest (the modality's own model when the size is unknown)."""
     if mode == "stem":
         modality, why = "haadf", "chosen from the file's metadata (STEM)"
     elif mode == "tem":
@@ -122,7 +132,9 @@ def choose_model(mode: str | None, pixel_size: float | None = None) -> tuple[str
         modality, why = DEFAULT_MODEL, "the default: the file does not say STEM or TEM"
     name = modality
     if pixel_size is not None and pixel_size > 0:
-        name = next((n for n in _family(modality) if _covers(n, pixel_size)), modality)
+        family = _family(modality)
+        distances = [_distance(n, pixel_size) for n in family]
+        name = family[distances.index(min(distances))]  # the first of equals: the modality's own model first
         if name != modality:
-            why += f" and its pixel size ({pixel_size:.3g} Å)"
+            why += f" and its pixel size ({pixel_size:.3g} Å)" + ("" if min(distances) == 0 else ", nearest to its trained range")
     return name, f"{BUNDLED_MODELS[name]} model, {why}"

@@ -28,7 +28,7 @@ from .unet import UNet, UNetConfig
 
 FORMAT = "napari-lowdose-model/1"
 #: models shipped in the package (``napari_lowdose/models/NAME.safetensors``), one per modality
-BUNDLED_MODELS = {"haadf": "HAADF-STEM", "hrtem": "HRTEM"}
+BUNDLED_MODELS = {"haadf": "HAADF-STEM", "hrtem": "HRTEM", "haadf-atomic": "HAADF-STEM, atomic resolution"}
 DEFAULT_MODEL = "haadf"  #: what ``load_model(None)`` (and ``denoise(model=None)``) uses
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin", ".tar")
 
