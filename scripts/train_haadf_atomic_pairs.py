@@ -3,7 +3,8 @@ pairs of the project's simulator (metal nanoparticles on amorphous carbon, 0.18-
 corrected probes; electron counts: no analogue detector chain, no scan artifacts; 0.005-1.2 detected e⁻
 per pixel on average), then score it on benchmarks/own_particles.py's scenes (other seeds).
 
-    python scripts/train_haadf_atomic_pairs.py [START_MODEL] [MINUTES] [OUT]   (defaults: haadf 12 narrow_ft)
+    python scripts/train_haadf_atomic_pairs.py [START_MODEL] [MINUTES] [OUT] [PAIRS] [SEED] [LR]
+        (defaults: haadf 12 narrow_ft 24 1234 2e-4)
 
 Stage 12b continues from its result with ``napari-lowdose train ... --atomic-counting`` (the command is
 in the haadf-atomic card)."""
@@ -20,10 +21,11 @@ from napari_lowdose.core.progress import drive
 from napari_lowdose.core.simulate.optics import STEMProbe
 from napari_lowdose.core.simulate.scene import AtomicScene, simulate_atomic
 from napari_lowdose.core.tiling import denoise
-rng = np.random.default_rng(1234)
+N_PAIRS = int(sys.argv[4]) if len(sys.argv) > 4 else 24
+rng = np.random.default_rng(int(sys.argv[5]) if len(sys.argv) > 5 else 1234)
 els = ["Au", "Pt", "Pd", "Ag", "Cu"]
 pairs = []
-for i in range(24):
+for i in range(N_PAIRS):
     el = els[i % 5]
     zone = [(1, 1, 0), (1, 0, 0), (1, 1, 1), (2, 1, 1), (3, 1, 0)][int(rng.integers(5))]
     px = float(rng.uniform(0.18, 0.32))
@@ -37,7 +39,7 @@ for i in range(24):
     pairs.append(prepare_pair(noisy, lam.astype(np.float32), name=f"p{i}", correct_shift=False, match_intensity=False, min_significance=0.0, max_shift_fraction=1.0))
 print("pairs ready", flush=True)
 base = load_model(sys.argv[1] if len(sys.argv) > 1 else "haadf")
-cfg = FinetuneConfig(minutes=float(sys.argv[2]) if len(sys.argv) > 2 else 12, lr=2e-4, loss=LossConfig.named("l2"), clean_reference=False, batch=8, patch=96)
+cfg = FinetuneConfig(minutes=float(sys.argv[2]) if len(sys.argv) > 2 else 12, lr=float(sys.argv[6]) if len(sys.argv) > 6 else 2e-4, loss=LossConfig.named("l2"), clean_reference=False, batch=8, patch=96)
 tuner = FineTuner(base, pairs, cfg)
 tuned = drive(tuner.run())
 print(tuner.summary(), flush=True)
