@@ -35,8 +35,10 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import LowdoseError
+from .fuse import band_sigmas, bands
 
 SIGMAS = (0.0, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0)  #: scan px: Gaussian widths tried per score map (0: as is)
+CHUNK = 128  #: positions per chunk when splitting residuals into detector bands
 DROP = float("inf")  #: the width recorded for a dropped component
 
 
@@ -49,6 +51,8 @@ class ThinConfig:
     folds: int = 5
     max_rank: int = 96
     sigmas: tuple[float, ...] = SIGMAS
+    residual_bands: bool = True
+    band_smooth: float = 2.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -58,6 +62,8 @@ class ThinConfig:
             raise LowdoseError(f"max_rank must be at least 1, got {self.max_rank}")
         if not self.sigmas or min(self.sigmas) < 0:
             raise LowdoseError("the score maps' Gaussian widths must be 0 or positive")
+        if self.band_smooth < 0:
+            raise LowdoseError(f"band_smooth must be 0 or more detector px, got {self.band_smooth}")
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class ThinChoice:
     Poisson variance ``noise`` included) of the score PCA, of the network and of the blend."""
 
     sigmas: tuple[float, ...]
+    band_weights: np.ndarray | None  #: (ky, kx, bands) shares of the residual's detector bands put back, or None
     weight: float
     pca_error: float
     network_error: float | None
@@ -180,34 +187,80 @@ def choose(data, config: ThinConfig | None = None, network: Callable[[np.ndarray
         folds_kept.append((k, mu, v, sc))
     pick = np.argmin(err, axis=1)
     sigmas = tuple(sig[j] if j < len(sig) else DROP for j in pick)
-    while sigmas and not np.isfinite(sigmas[-1]):
+    while len(sigmas) > 1 and not np.isfinite(sigmas[-1]):
         sigmas = sigmas[:-1]
+    r = len(sigmas)
     total = y.size * k_f
     pca_error = (base + float(np.sum(err[np.arange(len(err)), pick]))) / total
     noise = float(y.sum()) / k_f / y.size  # mean fold variance per value (λ/K)
+    det = y.shape[2:]
+
+    def fold_pca(k, mu, v, sc):
+        return (mu + smooth_scores(sc[:, :r], (ny, nx), sigmas) @ v[:r]).reshape(y.shape)
+
+    bw = None
+    if cfg.residual_bands:
+        sb = band_sigmas(det)
+        nb = len(sb) + 2
+        lhs, rhs = np.zeros((*det, nb, nb)), np.zeros((*det, nb))
+        for k, mu, v, sc in folds_kept:
+            p_k = fold_pca(k, mu, v, sc).reshape(n, *det)
+            rest = (y - parts[k]).reshape(n, *det)
+            for a in range(0, n, CHUNK):
+                rb = np.stack(bands(rest[a : a + CHUNK] - p_k[a : a + CHUNK], sb), -1).astype(np.float64) / (k_f - 1)
+                e = p_k[a : a + CHUNK] / (k_f - 1) - parts[k].reshape(n, *det)[a : a + CHUNK]
+                lhs += np.einsum("nyxa,nyxb->yxab", rb, rb)
+                rhs += np.einsum("nyxa,nyx->yxa", rb, e)
+        bw = _band_weights(lhs, rhs, cfg.band_smooth)
     if network is None:
-        return ThinChoice(sigmas or (DROP,), 0.0, pca_error, None, pca_error, noise)
+        return ThinChoice(sigmas, bw, 0.0, pca_error, None, pca_error, noise)
     # the blend: sum over folds of |w a + (1 - w) b - t|^2 = |b - t|^2 + 2 w <a - b, b - t> + w^2 |a - b|^2
     bb = ab = aa = 0.0
     for k, mu, v, sc in folds_kept:
-        rest = y - parts[k]
+        rest = (y - parts[k]).astype(np.float32)
         held = parts[k].reshape(n, -1).astype(np.float64)
-        r = len(sigmas)
-        b = (mu + smooth_scores(sc[:, :r], (ny, nx), sigmas) @ v[:r]) / (k_f - 1)
-        a = np.asarray(network(rest.astype(np.float32)), np.float64).reshape(n, -1) / (k_f - 1)
+        b = _put_back(rest, fold_pca(k, mu, v, sc), bw).reshape(n, -1) / (k_f - 1)
+        a = np.asarray(network(rest), np.float64).reshape(n, -1) / (k_f - 1)
         d = a - b
         bb += float(np.sum((b - held) ** 2))
         ab += float(np.sum(d * (b - held)))
         aa += float(np.sum(d * d))
     w = float(np.clip(-ab / aa, 0.0, 1.0)) if aa > 0 else 0.0
-    net_error = (bb + 2 * ab + aa) / total
-    blend = (bb + 2 * w * ab + w * w * aa) / total
-    return ThinChoice(sigmas, w, bb / total, net_error, blend, noise, {"bb": bb, "ab": ab, "aa": aa})
+    return ThinChoice(sigmas, bw, w, bb / total, (bb + 2 * ab + aa) / total, (bb + 2 * w * ab + w * w * aa) / total, noise,
+                      {"bb": bb, "ab": ab, "aa": aa})
+
+
+def _band_weights(lhs: np.ndarray, rhs: np.ndarray, smooth: float) -> np.ndarray:
+    """Per detector pixel, the band shares minimising the held-out error (normal equations pooled over a
+    Gaussian of ``smooth`` px), clipped to [0, 1]."""
+    if smooth > 0:
+        lhs = ndimage.gaussian_filter(lhs, (smooth, smooth, 0, 0), mode="reflect")
+        rhs = ndimage.gaussian_filter(rhs, (smooth, smooth, 0), mode="reflect")
+    nb = lhs.shape[-1]
+    scale = np.maximum(np.trace(lhs, axis1=-2, axis2=-1), 1e-30)[..., None, None]
+    w = np.linalg.solve(lhs + 1e-9 * scale * np.eye(nb), -rhs[..., None])[..., 0]
+    return np.clip(w, 0.0, 1.0).astype(np.float32)
+
+
+def _put_back(counts: np.ndarray, pca: np.ndarray, bw: np.ndarray | None) -> np.ndarray:
+    """``pca + Σ_b w_b · band_b(counts − pca)``, a chunk of positions at a time."""
+    if bw is None:
+        return np.asarray(pca, np.float32)
+    det = counts.shape[-2:]
+    c = np.asarray(counts, np.float32).reshape(-1, *det)
+    p = np.asarray(pca, np.float32).reshape(-1, *det)
+    out = p.copy()
+    sb = band_sigmas(det)
+    for a in range(0, len(c), CHUNK):
+        for b, rb in enumerate(bands(c[a : a + CHUNK] - p[a : a + CHUNK], sb)):
+            out[a : a + CHUNK] += bw[..., b] * rb
+    return out.reshape(np.shape(counts))
 
 
 def finish(data, choice: ThinChoice, network_estimate=None) -> np.ndarray:
-    """The chosen estimate on all the counts: ``w · network_estimate + (1 − w) · score PCA``; float32."""
-    p = score_pca(np.asarray(data, np.float64), choice.sigmas)
+    """The chosen estimate on all the counts: ``w · network_estimate + (1 − w) · (score PCA + the chosen
+    shares of its residual's bands)``; float32."""
+    p = _put_back(np.asarray(data, np.float32), score_pca(np.asarray(data, np.float64), choice.sigmas), choice.band_weights)
     if network_estimate is None or choice.weight <= 0:
         return p
     return (choice.weight * np.asarray(network_estimate, np.float32) + (1 - choice.weight) * p).astype(np.float32)
