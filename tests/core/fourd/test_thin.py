@@ -77,3 +77,28 @@ def test_residual_bands_put_back_a_signal_the_components_miss():
     assert choice.band_weights is not None and choice.band_weights[8, 8].max() > 0.3
     err = lambda a: float(np.mean((a[:, :, 8, 8] - truth[:, :, 8, 8]) ** 2))
     assert err(thin.finish(noisy, choice)) < err(thin.score_pca(noisy, choice.sigmas))
+
+
+def test_denoiser_finish_thin_blends_on_held_out_electrons():
+    from napari_lowdose.core.fourd.denoise import Denoise4DConfig, Denoiser4D
+    from napari_lowdose.core.progress import drive
+
+    truth, noisy = low_rank(rank=2, dose=300.0)
+    cfg = Denoise4DConfig(minutes=5, max_steps=6, val_every=3, batch=4, depth=2, base_channels=4, finish="thin", seed=1)
+    den = Denoiser4D(noisy, cfg)
+    drive(den.train())
+    records = []
+    gen = den.apply()
+    try:
+        while True:
+            records.append(next(gen))
+    except StopIteration as stop:
+        out = stop.value
+    assert out.shape == noisy.shape and out.dtype == np.float32
+    assert "network share" in records[-1].message
+    assert np.mean((out - truth) ** 2) < 0.1 * np.mean((noisy - truth) ** 2)
+
+
+def test_thin_finish_refuses_a_scan_too_large_for_memory():
+    with pytest.raises(LowdoseError, match="'thin' finish"):
+        thin.check_size((256, 256, 64, 64))

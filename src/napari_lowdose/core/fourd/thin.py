@@ -264,3 +264,36 @@ def finish(data, choice: ThinChoice, network_estimate=None) -> np.ndarray:
     if network_estimate is None or choice.weight <= 0:
         return p
     return (choice.weight * np.asarray(network_estimate, np.float32) + (1 - choice.weight) * p).astype(np.float32)
+
+
+MAX_VALUES = 2**25  #: positions × detector pixels that the thinned finish holds in memory (float64 copies)
+
+
+def check_size(shape, name: str = "4D-STEM data") -> None:
+    """One sentence if a scan is too large for the in-memory thinned finish."""
+    size = int(np.prod(shape))
+    if size > MAX_VALUES:
+        raise LowdoseError(f"{name} has {size:,} values; the 'thin' finish holds the whole scan in memory and takes at most "
+                           f"{MAX_VALUES:,} (e.g. 64 x 64 positions of 90 x 90 px): use the 'fuse' finish or crop the scan")
+
+
+def network_blend(counts, raw, config: ThinConfig | None = None) -> tuple[np.ndarray, ThinChoice]:
+    """The thinned finish of a blind-spot prediction ``raw`` (the network trained once on all the counts):
+    the band-fused network (:class:`.fuse.BandFusion`) blended with the score PCA, every choice made on
+    held-out folds; in fold k the network estimate is the fusion of ``raw · (K − 1)/K`` with that fold's
+    other counts (the network is not retrained per fold). Returns the estimate (float32) and the choice."""
+    from .fuse import BandFusion
+
+    cfg = config or ThinConfig()
+    check_size(np.shape(counts))
+
+    def fused(c, p):
+        f = BandFusion(tuple(np.shape(c)[2:]))
+        f.add(c, p)
+        return f.fuse(c, p)
+
+    raw = np.asarray(raw, np.float32)
+    s = np.float32((cfg.folds - 1) / cfg.folds)
+    choice = choose(counts, cfg, network=lambda rest: fused(rest, raw * s))
+    counts = np.asarray(counts, np.float32)
+    return finish(counts, choice, fused(counts, raw)), choice
