@@ -13,7 +13,12 @@ the virtual bright-field (the bright disc) and annular dark-field (1.3-2.6 x the
 * the blind-spot denoiser, trained on the noisy data alone for ``--minutes`` of this process's CPU time,
   in two set-ups: "seed" (8 neighbours, 2 refinement cycles, beta 0.5, as the 001 seed) and "default"
   (24 neighbours, 1 cycle: the package's default), each scored raw (finish "none") and after the band
-  fusion (finish "fuse", the package's default finish).
+  fusion (finish "fuse", the package's default finish);
+* with ``--thin`` (core/fourd/thin.py, no truth): "thinned score PCA", principal components whose score
+  maps are smoothed over the scan, each component's width (or dropping it) and the shares of the
+  residual's detector bands chosen on held-out electrons (Poisson thinning, 5 folds); and, where an earlier
+  ``--save-raw`` run left the "default" network's blind-spot prediction for the dataset, "thinned blend":
+  the fused network blended with that estimate (finish "thin"; the network is not retrained per fold).
 
 Results go to ``--out`` (JSON, one entry per dataset and method, written as each finishes) and a Markdown
 table on stdout. One thread (torch and BLAS), as on the project's shared CPU machine.
@@ -114,13 +119,6 @@ def run_denoiser(noisy, scorer, setup: dict, minutes: float, seed: int, save_raw
     return {**scorer(raw), **common}, {**scorer(fused), **common, "fusion_weights": [round(float(w), 3) for w in fusion.weights().mean(axis=(1, 2))]}
 
 
-def fused(noisy, raw):
-    """The band fusion of a blind-spot prediction ``raw`` with the counts ``noisy`` (the shipped finish)."""
-    fusion = BandFusion(noisy.shape[2:])
-    fusion.add(noisy, raw)
-    return fusion.fuse(noisy, raw)
-
-
 def widths(choice) -> str:
     kept = [f"{i + 1}:{s:g}" for i, s in enumerate(choice.sigmas) if np.isfinite(s)]
     return f"{len(kept)} components kept (rank:width px) " + " ".join(kept)
@@ -137,11 +135,8 @@ def run_thin(noisy, scorer, raw=None, meta=None):
     out = {"thinned score PCA": {**scorer(pca), "param": widths(pca_choice),
                                  "cpu_s": round(time.process_time() - c0, 1), "wall_s": round(time.perf_counter() - t0, 1)}}
     if raw is not None:
-        s = (cfg.folds - 1) / cfg.folds
         t0, c0 = time.perf_counter(), time.process_time()
-        ch = thin.choose(noisy, cfg, network=lambda rest: fused(rest, raw * np.float32(s)))
-        net = fused(noisy, raw)
-        est = thin.finish(noisy, ch, net)
+        est, ch = thin.network_blend(noisy, raw, cfg)  # what Denoise4DConfig(finish="thin") does
         out["thinned blend: w net + (1-w) score PCA"] = {
             **scorer(est), "param": f"w {ch.weight:.2f}, {ch.rank} components", "weight": ch.weight,
             "held_out": {"pca": ch.pca_error, "network": ch.network_error, "blend": ch.blend_error, "noise": ch.noise},
