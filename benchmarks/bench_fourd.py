@@ -13,7 +13,12 @@ the virtual bright-field (the bright disc) and annular dark-field (1.3-2.6 x the
 * the blind-spot denoiser, trained on the noisy data alone for ``--minutes`` of this process's CPU time,
   in two set-ups: "seed" (8 neighbours, 2 refinement cycles, beta 0.5, as the 001 seed) and "default"
   (24 neighbours, 1 cycle: the package's default), each scored raw (finish "none") and after the band
-  fusion (finish "fuse", the package's default finish).
+  fusion (finish "fuse", the package's default finish);
+* with ``--thin`` (core/fourd/thin.py, no truth): "thinned score PCA", principal components whose score
+  maps are smoothed over the scan, each component's width (or dropping it) and the shares of the
+  residual's detector bands chosen on held-out electrons (Poisson thinning, 5 folds); and, where an earlier
+  ``--save-raw`` run left the "default" network's blind-spot prediction for the dataset, "thinned blend":
+  the fused network blended with that estimate (finish "thin"; the network is not retrained per fold).
 
 Results go to ``--out`` (JSON, one entry per dataset and method, written as each finishes) and a Markdown
 table on stdout. One thread (torch and BLAS), as on the project's shared CPU machine.
@@ -39,6 +44,7 @@ from napari_lowdose.core.fourd.denoise import Denoise4DConfig, Denoiser4D
 from napari_lowdose.core.fourd.detector import detector_mask, mean_pattern, standard_regions, virtual_image
 from napari_lowdose.core.fourd.fuse import BandFusion
 from napari_lowdose.core.fourd.simulate import Sim4DConfig, simulate_4dstem
+from napari_lowdose.core.fourd import thin
 from napari_lowdose.core.progress import drive
 
 CRYSTALS = ("SrTiO3", "Al")
@@ -90,7 +96,7 @@ def oracle_gauss(noisy, scorer):
     return {**scorer(best[2]), "param": f"sigma {best[1]} px"}
 
 
-def run_denoiser(noisy, scorer, setup: dict, minutes: float, seed: int):
+def run_denoiser(noisy, scorer, setup: dict, minutes: float, seed: int, save_raw: Path | None = None):
     cfg = Denoise4DConfig(minutes=minutes, cpu_time=True, finish="none", seed=seed, **setup)
     t0, c0 = time.perf_counter(), time.process_time()
     den = Denoiser4D(noisy, cfg)
@@ -100,6 +106,11 @@ def run_denoiser(noisy, scorer, setup: dict, minutes: float, seed: int):
     t1 = time.perf_counter()
     raw = drive(den.apply())
     t_apply = time.perf_counter() - t1
+    if save_raw is not None:  # the blind-spot prediction, for estimators built on it afterwards (--raw-from)
+        save_raw.parent.mkdir(parents=True, exist_ok=True)
+        np.save(save_raw, raw)
+        save_raw.with_suffix(".json").write_text(json.dumps({"train_wall_s": round(t_train, 1), "train_cpu_s": round(c_train, 1),
+                                                             "apply_wall_s": round(t_apply, 1)}))
     fusion = BandFusion(noisy.shape[2:])
     fusion.add(noisy, raw)
     fused = fusion.fuse(noisy, raw)
@@ -108,14 +119,42 @@ def run_denoiser(noisy, scorer, setup: dict, minutes: float, seed: int):
     return {**scorer(raw), **common}, {**scorer(fused), **common, "fusion_weights": [round(float(w), 3) for w in fusion.weights().mean(axis=(1, 2))]}
 
 
+def widths(choice) -> str:
+    kept = [f"{i + 1}:{s:g}" for i, s in enumerate(choice.sigmas) if np.isfinite(s)]
+    return f"{len(kept)} components kept (rank:width px) " + " ".join(kept)
+
+
+def run_thin(noisy, scorer, raw=None, meta=None):
+    """Score PCA chosen on held-out electrons (core/fourd/thin.py; no truth), and, given the network's
+    blind-spot prediction ``raw`` (trained on all the counts), its blend with the fused network: in fold k
+    the network estimate is fuse(rest, raw x (K - 1)/K) (the network is not retrained per fold)."""
+    cfg = thin.ThinConfig()
+    t0, c0 = time.perf_counter(), time.process_time()
+    pca_choice = thin.choose(noisy, cfg)
+    pca = thin.finish(noisy, pca_choice)
+    out = {"thinned score PCA": {**scorer(pca), "param": widths(pca_choice),
+                                 "cpu_s": round(time.process_time() - c0, 1), "wall_s": round(time.perf_counter() - t0, 1)}}
+    if raw is not None:
+        t0, c0 = time.perf_counter(), time.process_time()
+        est, ch = thin.network_blend(noisy, raw, cfg)  # what Denoise4DConfig(finish="thin") does
+        out["thinned blend: w net + (1-w) score PCA"] = {
+            **scorer(est), "param": f"w {ch.weight:.2f}, {ch.rank} components", "weight": ch.weight,
+            "held_out": {"pca": ch.pca_error, "network": ch.network_error, "blend": ch.blend_error, "noise": ch.noise},
+            "cpu_s": round(time.process_time() - c0, 1), "wall_s": round(time.perf_counter() - t0, 1), "network_run": meta}
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=3.0, help="CPU minutes of training per run (default 3)")
     ap.add_argument("--out", type=Path, default=Path("runs/bench_fourd.json"))
-    ap.add_argument("--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS))
+    ap.add_argument("--setups", nargs="*", default=list(SETUPS), choices=list(SETUPS))
     ap.add_argument("--crystals", nargs="+", default=list(CRYSTALS))
     ap.add_argument("--doses", nargs="+", type=float, default=list(DOSES))
     ap.add_argument("--cache", type=Path, default=Path("runs/fourd_sim"), help="folder for the simulated truths")
+    ap.add_argument("--save-raw", type=Path, default=None, help="folder: keep each run's blind-spot prediction (.npy)")
+    ap.add_argument("--thin", action="store_true", help="also the thinned score PCA, and its blend with the network "
+                    "prediction saved by an earlier --save-raw run of the 'default' setup in that folder")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -147,8 +186,14 @@ def main(argv=None) -> int:
                     entry["noisy"] = scorer(noisy)
                     entry["oracle PCA"] = oracle_pca(noisy, scorer)
                     entry["oracle Gaussian"] = oracle_gauss(noisy, scorer)
+                    if args.thin:
+                        raw_path = args.save_raw / f"default {key}.npy" if args.save_raw else None
+                        have = raw_path is not None and raw_path.exists()
+                        entry.update(run_thin(noisy, scorer, np.load(raw_path) if have else None,
+                                              json.loads(raw_path.with_suffix(".json").read_text()) if have else None))
                 else:
-                    raw, fused = run_denoiser(noisy, scorer, SETUPS[setup], args.minutes, seed=0)
+                    raw, fused = run_denoiser(noisy, scorer, SETUPS[setup], args.minutes, seed=0,
+                                              save_raw=args.save_raw / f"{setup} {key}.npy" if args.save_raw else None)
                     entry[f"{setup} raw"] = raw
                     entry[f"{setup} + fusion"] = fused
                 save()
@@ -165,7 +210,7 @@ def table(results: dict) -> str:
         for method, r in entry.items():
             if not isinstance(r, dict):
                 continue
-            note = r.get("param") or (f"train {r['train_cpu_s']:.0f} CPU-s, apply {r['apply_wall_s']:.0f} s" if "train_cpu_s" in r else "")
+            note = r.get("param") if "param" in r else (f"train {r['train_cpu_s']:.0f} CPU-s, apply {r['apply_wall_s']:.0f} s" if "train_cpu_s" in r else "")
             rows.append(f"| {key} e⁻ | {method} | {r['4D']:.2f} | {r['BF']:.2f} | {r['ADF']:.2f} | {note} |")
     return "\n".join(rows)
 

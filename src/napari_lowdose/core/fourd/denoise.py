@@ -65,7 +65,9 @@ class Denoise4DConfig:
     float32); ``chunk_rows``: scan rows per block when applying; ``finish``: what is done to the network's
     prediction: "fuse" puts the centre's own counts back band by band where the prediction is
     systematically off (:mod:`.fuse`), "gain" only scales each detector pixel so that the mean pattern
-    equals the noisy data's (the seed's sum constraint), "none" leaves the blind-spot prediction;
+    equals the noisy data's (the seed's sum constraint), "none" leaves the blind-spot prediction, "thin"
+    blends the fused prediction with a principal-component estimate, all chosen on held-out electrons
+    (Poisson thinning, :mod:`.thin`; electron counts only, the whole scan in memory);
     ``seed``: sampling and weights."""
 
     minutes: float = 3.0
@@ -95,8 +97,8 @@ class Denoise4DConfig:
             raise LowdoseError(f"cycles must be 1..20, got {self.cycles}")
         if not 0 <= self.beta <= 1 or not 0 <= self.warmup_fraction < 1 or not 0 < self.val_fraction < 0.5:
             raise LowdoseError("beta must be in [0, 1], warmup_fraction in [0, 1) and val_fraction in (0, 0.5)")
-        if self.finish not in ("fuse", "gain", "none"):
-            raise LowdoseError(f"finish must be 'fuse', 'gain' or 'none', got {self.finish!r}")
+        if self.finish not in ("fuse", "gain", "none", "thin"):
+            raise LowdoseError(f"finish must be 'fuse', 'gain', 'none' or 'thin', got {self.finish!r}")
         if self.radius not in (1, 2):
             raise LowdoseError(f"radius must be 1 (8 neighbours) or 2 (24 neighbours), got {self.radius}")
         if self.batch < 1 or self.val_every < 1 or self.chunk_rows < 1 or not self.lr > 0 or not self.memory_mb > 0:
@@ -198,6 +200,10 @@ class Denoiser4D:
     def __init__(self, data, config: Denoise4DConfig | None = None, name: str = "4D-STEM data") -> None:
         self.config = cfg = config or Denoise4DConfig()
         check_4d(data, name, min_detector=MIN_DETECTOR, min_scan=max(MIN_SCAN, 2 * cfg.radius + 1))
+        if cfg.finish == "thin":
+            from .thin import check_size
+
+            check_size(data.shape, name)
         self.data = native(data)
         self.name = name
         self.shape = tuple(int(s) for s in data.shape)
@@ -363,7 +369,7 @@ class Denoiser4D:
         step = self.config.chunk_rows
         acc = np.zeros(data.shape[2:], np.float64)
         finish = self.config.finish
-        share = 0.9 if finish != "none" else 1.0
+        share = 0.9 if finish not in ("none", "thin") else (0.5 if finish == "thin" else 1.0)
         fusion = BandFusion(tuple(data.shape[2:])) if finish == "fuse" else None
         for r0 in range(0, ny, step):
             r1 = min(ny, r0 + step)
@@ -381,6 +387,15 @@ class Denoiser4D:
             w = fusion.weights().mean(axis=(1, 2))
             yield Denoise4DProgress("apply", len(self.nets) - 1, ny, 1.0, math.nan, None, self.best_val[-1], time.perf_counter() - start,
                                     "centre counts put back, mean weight per band (fine to coarse): " + ", ".join(f"{v:.2f}" for v in w))
+        elif finish == "thin":
+            from .thin import check_size, counts_of, network_blend
+
+            check_size(data.shape, self.name)
+            counts = counts_of(np.maximum(np.asarray(data, np.float32), 0), self.name)
+            est, choice = network_blend(counts, np.asarray(out, np.float32))
+            out[...] = est
+            yield Denoise4DProgress("apply", len(self.nets) - 1, ny, 1.0, math.nan, None, self.best_val[-1], time.perf_counter() - start,
+                                    f"held-out electrons chose: network share {choice.weight:.2f}, {choice.rank} principal components")
         elif finish == "gain":
             target = self.mean_noisy if data is self.data else mean_of(data)
             gain = mean_gain(target, acc / (ny * data.shape[1])).astype(np.float32)
