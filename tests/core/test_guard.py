@@ -3,7 +3,8 @@ import pytest
 from scipy import ndimage
 
 from napari_lowdose.core.errors import LowdoseError
-from napari_lowdose.core.guard import GuardConfig, apply, choose, guard_plane, guarded, thin
+from napari_lowdose.core.guard import GuardConfig, apply, choose, guard_plane, guarded
+from napari_lowdose.core.thinning import thin
 
 
 def _lattice(n=96, period=8.0, peak=6.0, floor=0.2):

@@ -27,6 +27,7 @@ from scipy import ndimage
 
 from .errors import LowdoseError
 from .progress import drive
+from .thinning import thin
 
 #: px: Gaussian widths tried, 0.5 px to about 12 px in steps of 15 %
 SIGMAS = tuple(round(0.5 * 1.15**i, 3) for i in range(24))
@@ -82,18 +83,6 @@ class GuardChoice:
                     "the result is that filter; the model does not fit this image")
         return (f"the result blends the network ({self.weight:.0%}) with a Gaussian filter ({self.sigma:.2g} px), the mix this "
                 f"image's own held-out electrons preferred (network alone {self.network_vs_gaussian:+.1f} dB against the filter)")
-
-
-def thin(counts: np.ndarray, folds: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Whole electron counts split at random into ``folds`` independent Poisson parts (int64)."""
-    rest = np.asarray(counts, np.int64)
-    parts = []
-    for k in range(folds - 1):
-        part = rng.binomial(rest, 1.0 / (folds - k))
-        parts.append(part)
-        rest = rest - part
-    parts.append(rest)
-    return parts
 
 
 def _crop(a: np.ndarray, side: int) -> np.ndarray:

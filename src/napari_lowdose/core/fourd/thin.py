@@ -35,6 +35,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import LowdoseError
+from ..thinning import thin  # noqa: F401 - part of this module's interface
 from .fuse import band_sigmas, bands
 
 SIGMAS = (0.0, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0)  #: scan px: Gaussian widths tried per score map (0: as is)
@@ -96,19 +97,6 @@ def counts_of(data, name: str = "4D-STEM data") -> np.ndarray:
     if (r < 0).any() or float(np.max(np.abs(x - r), initial=0.0)) > 1e-3:
         raise LowdoseError(f"{name} is not electron counts (non-negative integers); Poisson thinning cannot split it into folds")
     return r.astype(np.int64)
-
-
-def thin(counts, folds: int, rng: np.random.Generator) -> np.ndarray:
-    """Split integer counts into ``folds`` parts (shape (folds, *counts.shape)): each electron to a fold
-    with probability 1/folds (sequential binomials: a multinomial split), so the parts are independent
-    Poisson counts of rate λ/folds when the counts are Poisson of rate λ; they add up to the counts."""
-    left = np.asarray(counts, np.int64).copy()
-    out = np.empty((folds, *left.shape), np.int64)
-    for k in range(folds - 1):
-        out[k] = rng.binomial(left, 1.0 / (folds - k))
-        left -= out[k]
-    out[-1] = left
-    return out
 
 
 def pca_basis(x: np.ndarray, max_rank: int) -> tuple[np.ndarray, np.ndarray]:
