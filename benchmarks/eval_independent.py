@@ -13,7 +13,7 @@ its best sigma (Anscombe-transformed counts; chosen with the truth: an oracle to
 network matching the modality and pixel size (``benchmarks/peers``: its own TensorFlow venv, raw counts
 in); ours zero-shot (the bundled model of the image's modality, as ``napari-lowdose denoise --model``
 would run it); ``guard``: ours as ``denoise --guard auto --gain 1 --offset 0`` runs it (the images are raw
-counts): the Gaussian guard (core/guard.py) where the image lies outside the model's trained range; ours after
+counts): the Gaussian guard (core/guard.py) where ``--guard auto`` runs it; ours after
 ``adapt`` (self-supervised fine-tuning on the image itself, ``--adapt-seconds``).
 Prints one table: per category and dose, the mean PSNR (dB) and SSIM of every method over the scenes.
 """
@@ -127,12 +127,12 @@ def main() -> None:
             res["ours"] = denoise(v.noisy, model)
             timing["ours"] += time.perf_counter() - t0
         if "guard" in args.methods:  # ours as `denoise --gain 1 --offset 0` runs it: the guard where the image is outside the model's range
-            from napari_lowdose.core.choose import range_note
+            from napari_lowdose.core.choose import guard_by_default
             from napari_lowdose.core.guard import guard_plane
 
             t0 = time.perf_counter()
             net = res["ours"] if "ours" in res else denoise(v.noisy, model)
-            if range_note(model.card, v.pixel_size):  # raw counts (as tk-r-em is fed): gain 1, offset 0
+            if guard_by_default(model.card, v.pixel_size):  # raw counts (as tk-r-em is fed): gain 1, offset 0
                 res["guard"], _, note = guard_plane(v.noisy, net, lambda x: denoise(x, model), 1.0, 0.0)
             else:
                 res["guard"], note = net, "inside the model's range: no guard"

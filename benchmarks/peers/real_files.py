@@ -105,7 +105,7 @@ def ours(images: dict[str, np.ndarray], info: dict, replace: dict[str, str]) -> 
     """Each image as ``denoise`` runs it by default: the bundled model ``--model auto`` picks (file's mode
     and pixel size), then the Gaussian guard where the image lies outside the model's range (``--guard
     auto``; gain and offset estimated from the image, as nothing else is known of these files)."""
-    from napari_lowdose.core.choose import choose_model, range_note
+    from napari_lowdose.core.choose import choose_model, guard_by_default
     from napari_lowdose.core.guard import guard_plane
     from napari_lowdose.core.model import load_model
     from napari_lowdose.core.tiling import denoise
@@ -116,8 +116,8 @@ def ours(images: dict[str, np.ndarray], info: dict, replace: dict[str, str]) -> 
         model = load_model(replace.get(name, name))
         t = time.perf_counter()
         out[k] = denoise(a, model)
-        note = "inside the model's range: no guard"
-        if range_note(model.card, info[k]["pixel_A"]):
+        note = "no guard (--guard auto: inside the model's range)"
+        if guard_by_default(model.card, info[k]["pixel_A"]):
             out[k], _, note = guard_plane(a, out[k], lambda x: denoise(x, model))
         info[k].update(ours_model=name, ours_why=why, ours_guard=note, ours_seconds=round(time.perf_counter() - t, 2))
         print(f"{k}: {note}", flush=True)

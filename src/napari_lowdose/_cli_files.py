@@ -83,7 +83,7 @@ def _model_for(args, image, cache: dict):
 
 
 def cmd_denoise(args, bar_class) -> int:
-    from .core.choose import range_note
+    from .core.choose import guard_by_default, range_note
     from .core.image import check_denoisable
     from .core.tiling import TiledDenoiser
     from .io import read_image, write_image
@@ -140,7 +140,7 @@ def cmd_denoise(args, bar_class) -> int:
                 bar.close()
             notes = list(denoiser.notes[seen:])
             guard = getattr(args, "guard", "off")
-            if guard == "on" or (guard == "auto" and note):
+            if guard == "on" or (guard == "auto" and guard_by_default(model.card, image.pixel_size)):
                 result, guard_note = _guarded(image, result, denoiser, args)
                 notes.append(guard_note)
             for n in notes:

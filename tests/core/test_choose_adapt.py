@@ -106,3 +106,12 @@ def test_a_card_trained_on_detected_counts_says_so():
     assert rng.pixel_size == (0.1, 0.5) and rng.electrons == (0.005, 5.0) and rng.detected
     assert "0.005-5 detected e⁻/px" in rng.describe() and "electron counts" in rng.describe() and "without scan artifacts" in rng.describe()
     assert range_note(card, 0.2) is None and "outside" in range_note(card, 2.0)
+
+
+def test_the_guard_runs_by_default_outside_the_range_and_for_counting_models():
+    from napari_lowdose.core.choose import guard_by_default
+
+    assert guard_by_default(load_model("haadf-atomic").card, 0.22)  # trained on counts: its images are counts
+    assert not guard_by_default(load_model("haadf").card, 2.0)  # inside its range, analogue detector with artifacts
+    assert guard_by_default(load_model("haadf").card, 0.22)  # outside its range
+    assert not guard_by_default(load_model("hrtem").card, 1.0)

@@ -138,3 +138,13 @@ def choose_model(mode: str | None, pixel_size: float | None = None) -> tuple[str
         if name != modality:
             why += f" and its pixel size ({pixel_size:.3g} Å)" + ("" if min(distances) == 0 else ", nearest to its trained range")
     return name, f"{BUNDLED_MODELS[name]} model, {why}"
+
+
+def guard_by_default(card: ModelCard, pixel_size: float | None) -> bool:
+    """Whether ``--guard auto`` runs the Gaussian guard (:mod:`.guard`): where the image's pixel size lies
+    outside the card's trained range, and for models trained on electron counts (their images are counts
+    without scan artifacts, which is what the guard's Poisson thinning needs)."""
+    if range_note(card, pixel_size) is not None:
+        return True
+    dist = (card.trained_on or {}).get("distribution")
+    return isinstance(dist, dict) and bool(dist.get("atomic_counting"))

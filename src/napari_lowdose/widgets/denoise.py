@@ -91,7 +91,7 @@ class DenoiseWidget(QWidget):
         self.adapt.setToolTip("Adapt the model to this image first (self-supervised, on the image itself, for this long); "
                               "the adapted weights are used only if they beat the model on a held-out strip")
         self.guard = QComboBox()
-        for label, value in (("auto (outside the model's range)", "auto"), ("on", "on"), ("off", "off")):
+        for label, value in (("auto (outside the model's range; counting models)", "auto"), ("on", "on"), ("off", "off")):
             self.guard.addItem(label, value)
         self.guard.setToolTip("Blend the network with a Gaussian filter as much as the image's own electrons prefer (Poisson "
                               "thinning: 5 more network runs on a 512 px crop). It needs the detector gain and offset: typed in "
@@ -313,13 +313,15 @@ class DenoiseWidget(QWidget):
         self.worker.start()
 
     def _guarded(self, layer) -> bool:
-        """Whether the guard runs: on, or auto and the image's pixel size lies outside the model's range."""
+        """Whether the guard runs: on, or auto and :func:`~..core.choose.guard_by_default` says so (outside
+        the model's range, or a model trained on electron counts)."""
         mode = self.guard.currentData()
         if mode != "auto":
             return mode == "on"
-        from ..core.choose import range_note
+        from ..core.choose import guard_by_default
 
-        return tuple(layer.units[-1:]) == ("angstrom",) and range_note(self.model.card, float(layer.scale[-1])) is not None
+        px = float(layer.scale[-1]) if tuple(layer.units[-1:]) == ("angstrom",) else None
+        return guard_by_default(self.model.card, px)
 
     def cancel(self) -> None:
         if self.worker is not None:
