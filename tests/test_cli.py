@@ -310,7 +310,9 @@ def test_denoise_real_file_with_the_default_model(tmp_path, capsys, real_data):
     assert main(["denoise", str(real_data / "multi_signal.dm3"), "-o", str(tmp_path), "--device", "cpu"]) == 0
     (out,) = read_image(tmp_path / "multi_signal_denoised.tif")
     assert out.data.shape == (512, 512) and out.pixel_size == pytest.approx(0.177516, rel=1e-4)
-    assert "model 'haadf'" in capsys.readouterr().err  # the default, HAADF-STEM model, reported by name
+    err = capsys.readouterr().err
+    # the HAADF-STEM family's model for its pixel size (0.18 Å: atomic resolution), reported by name, and the guard's sentence
+    assert "model 'haadf-atomic'" in err and "pixel size (0.178 Å)" in err and "guard" in err
 
 
 def test_denoise_with_a_bundled_model_by_name(tmp_path, capsys):
