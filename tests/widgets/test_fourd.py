@@ -136,6 +136,20 @@ def test_denoise_adds_a_float32_layer_of_the_same_shape(qtbot, panel):
     assert out.shape == (8, 7, 32, 32) and out.dtype == np.float32 and np.isfinite(out).all()
 
 
+def test_the_thinning_finish_can_be_chosen_in_the_panel(qtbot, panel):
+    viewer, w = panel
+    assert w.config().finish == "fuse"
+    w.finish.setCurrentIndex(w.finish.findData("thin"))
+    assert w.config().finish == "thin"
+    w.steps.setValue(2)
+    w.minutes.setValue(5)
+    w.denoise()
+    with qtbot.waitSignal(w.worker.finished, timeout=120000):
+        pass
+    out = viewer.layers["scan denoised"].data
+    assert out.shape == (8, 7, 32, 32) and out.dtype == np.float32 and np.isfinite(out).all()
+
+
 def test_cancel_keeps_the_best_weights_and_still_denoises(qtbot, panel):
     viewer, w = panel
     w.minutes.setValue(30)

@@ -100,6 +100,13 @@ class FourDWidget(QWidget):
         self.cycles = QSpinBox()
         self.cycles.setRange(1, 10)
         self.cycles.setValue(1)
+        self.finish = QComboBox()
+        for label, value in (("fuse (default)", "fuse"), ("thin: blend with PCA chosen on held-out electrons", "thin"),
+                             ("mean gain only", "gain"), ("none (raw prediction)", "none")):
+            self.finish.addItem(label, value)
+        self.finish.setToolTip("What follows the network: 'fuse' puts the centre's own counts back band by band; 'thin' blends "
+                               "it with principal components chosen on electrons held out by Poisson thinning (counts only, the "
+                               "whole scan in memory; docs/fourd.md)")
         self.denoise_button = QPushButton("Denoise")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -112,6 +119,7 @@ class FourDWidget(QWidget):
         form.addRow("training time", self.minutes)
         form.addRow("steps (0: time)", self.steps)
         form.addRow("refinement cycles", self.cycles)
+        form.addRow("finish", self.finish)
         box = QVBoxLayout(self)
         box.addLayout(form)
         box.addWidget(self.denoise_button)
@@ -276,7 +284,8 @@ class FourDWidget(QWidget):
 
     # ------------------------------------------------------------------ denoise
     def config(self) -> Denoise4DConfig:
-        return Denoise4DConfig(minutes=self.minutes.value(), max_steps=self.steps.value() or None, cycles=self.cycles.value())
+        return Denoise4DConfig(minutes=self.minutes.value(), max_steps=self.steps.value() or None, cycles=self.cycles.value(),
+                               finish=self.finish.currentData())
 
     def denoise(self) -> None:
         if self.worker is not None or self.layer is None:
