@@ -166,11 +166,10 @@ def _guarded(image, result, denoiser, args):
     import numpy as np
 
     from .core.guard import guard_plane
-    from .core.tiling import TiledDenoiser
 
     if image.data.ndim != 2:
         return result, "guard not applied: it works on one 2-D image (this one has several planes)"
-    again = TiledDenoiser(denoiser.model, tile=args.tile, overlap=args.overlap, device=args.device, flips=args.flips, refine=args.refine)
+    again = denoiser.like()  # the model that made ``result``, adapted or not
     out, _, note = guard_plane(np.asarray(image.data), result, lambda x: drive(again.run(x)),
                                getattr(args, "gain", None), getattr(args, "offset", None))
     return out, note
@@ -182,7 +181,6 @@ def _adapted(denoiser, model, image, label, seconds, args, bar_class):
     import numpy as np
 
     from .core.adapt import iter_adapt
-    from .core.tiling import TiledDenoiser
 
     plane = np.asarray(image.data if image.data.ndim == 2 else image.data.reshape(-1, *image.data.shape[-2:])[0], np.float32)
     bar = bar_class(f"adapt {label}")
@@ -197,7 +195,7 @@ def _adapted(denoiser, model, image, label, seconds, args, bar_class):
     print(f"{PLUGIN}: note: {label}: {report.note()}", file=sys.stderr)
     if adapted is model:
         return denoiser
-    return TiledDenoiser(adapted, tile=args.tile, overlap=args.overlap, device=args.device, flips=args.flips, refine=args.refine)
+    return denoiser.like(adapted)
 
 
 # ---------------------------------------------------------------------------------- resolution

@@ -201,3 +201,13 @@ def test_flips_make_the_tiled_result_flip_equivariant(small_model):
         np.testing.assert_allclose(_flip(flipped, k), out, atol=1e-5)
     with pytest.raises(LowdoseError, match="flips"):
         TiledDenoiser(small_model, flips=3)
+
+
+def test_like_keeps_the_settings_for_another_model(small_model):
+    den = TiledDenoiser(small_model, tile=64, overlap=16, batch=3, device="cpu", flips=2, refine="none")
+    den.notes.append("an earlier run's note")
+    other = Model.new(UNetConfig(depth=3, base_channels=8), name="other")
+    for model, twin in ((small_model, den.like()), (other, den.like(other))):
+        assert twin is not den and twin.model is model and twin.notes == []
+        assert (twin.tile, twin.overlap, twin.batch, twin.device, twin.precision, twin.flips, twin.refine) == \
+               (den.tile, den.overlap, den.batch, den.device, den.precision, den.flips, den.refine)

@@ -257,3 +257,33 @@ def test_guard_runs_on_the_result_and_says_what_it_chose(qtbot, setup, small_mod
     net = denoise(data, small_model, tile=64, overlap=16, device="cpu")
     out = viewer.layers["noisy denoised"].data
     assert out.shape == data.shape and not np.allclose(out, net)  # an untrained network is not kept whole
+
+
+def test_the_guard_after_adaptation_runs_the_adapted_model(monkeypatch, small_model):
+    import napari_lowdose.core.guard as guard
+    from napari_lowdose.core.progress import drive
+    from napari_lowdose.core.tiling import TiledDenoiser
+    from napari_lowdose.widgets._denoise_work import with_guard
+
+    torch.manual_seed(1)
+    adapted = Model.new(UNetConfig(depth=3, base_channels=8), name="adapted")
+    template = TiledDenoiser(small_model, tile=64, overlap=16, device="cpu")
+    data = np.random.default_rng(2).poisson(5, (64, 64)).astype(np.float32)
+    seen = {}
+
+    def fake_guard_plane(image, denoised, network, gain, offset):
+        seen["network"] = network(image)
+        return denoised, None, "guard: recorded"
+
+    monkeypatch.setattr(guard, "guard_plane", fake_guard_plane)
+
+    def body():
+        yield None
+        return data
+
+    notes: list = []
+    drive(with_guard(body(), data, template, 1.0, 0.0, notes, used=[template.like(adapted)]))
+    np.testing.assert_allclose(seen["network"], denoise(data, adapted, tile=64, overlap=16, device="cpu"), rtol=1e-5, atol=1e-4)
+    assert notes == ["guard: recorded"]
+    drive(with_guard(body(), data, template, 1.0, 0.0, notes))  # no adaptation: the template's model
+    np.testing.assert_allclose(seen["network"], denoise(data, small_model, tile=64, overlap=16, device="cpu"), rtol=1e-5, atol=1e-4)

@@ -235,6 +235,13 @@ class TiledDenoiser:
         self._plane_index: tuple[int, ...] | None = None
         self._plane_norm: tuple[np.ndarray, np.ndarray, float, float] | None = None
 
+    def like(self, model: Model | None = None) -> "TiledDenoiser":
+        """A new denoiser with this one's settings (tile, overlap, batch, device, precision, flips,
+        refinement) for ``model`` (default: this one's): e.g. an adapted model, or more runs whose notes
+        and partial results must not mix with this one's."""
+        return TiledDenoiser(model if model is not None else self.model, tile=self.tile, overlap=self.overlap, batch=self.batch,
+                             device=self.device, precision=self.precision, flips=self.flips, refine=self.refine)
+
     # -------------------------------------------------------------------------- autocast
     def _autocast(self):
         dev = self.device.type

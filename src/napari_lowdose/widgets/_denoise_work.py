@@ -75,10 +75,12 @@ class Tick:
     message: str = ""
 
 
-def adapt_then_denoise(model: Model, data: np.ndarray, name: str, seconds: float, denoiser_kwargs: dict, notes: list):
+def adapt_then_denoise(model: Model, data: np.ndarray, name: str, seconds: float, template: TiledDenoiser, notes: list,
+                       used: list | None = None):
     """Worker body: adapt ``model`` to the image (its first plane) for ``seconds``, self-supervised, then
-    denoise with the adapted weights when they beat the model on a held-out strip (else with ``model``).
-    What adaptation did is appended to ``notes``."""
+    denoise with the adapted weights when they beat the model on a held-out strip (else with ``model``),
+    with ``template``'s settings. What adaptation did is appended to ``notes``; the denoiser used, to
+    ``used`` when given."""
     from ..core.adapt import iter_adapt
     from ..core.errors import LowdoseError
 
@@ -94,15 +96,19 @@ def adapt_then_denoise(model: Model, data: np.ndarray, name: str, seconds: float
     except LowdoseError as exc:
         adapted = model
         notes.append(f"not adapted: {exc}")
-    denoiser = TiledDenoiser(adapted, **denoiser_kwargs)
+    denoiser = template.like(adapted)
+    if used is not None:
+        used.append(denoiser)  # the denoiser that made the result (the guard runs its model again)
     result = yield from denoise_with_snapshots(denoiser, data, name)
     notes.extend(denoiser.notes)
     return result
 
 
-def with_guard(body, data, model: Model, denoiser_kwargs: dict, gain, offset, notes: list):
+def with_guard(body, data, denoiser: TiledDenoiser, gain, offset, notes: list, used: list | None = None):
     """Worker body: ``body`` (a worker generator of (step, snapshot)), then the Gaussian guard
-    (core/guard.py) on its result when that is one 2-D image; what the guard did is appended to ``notes``."""
+    (core/guard.py) on its result when that is one 2-D image, with the model of the denoiser that made
+    the result (the last in ``used`` when the body records one, e.g. after adaptation, else ``denoiser``);
+    what the guard did is appended to ``notes``."""
     from ..core.guard import guard_plane
     from ..core.progress import drive
 
@@ -111,7 +117,7 @@ def with_guard(body, data, model: Model, denoiser_kwargs: dict, gain, offset, no
         notes.append("guard not applied: it works on one 2-D image")
         return result
     yield Tick(0, 1, "guard: the network against Gaussian filters on the image's own electrons…"), None
-    again = TiledDenoiser(model, **denoiser_kwargs)
+    again = (used[-1] if used else denoiser).like()
     out, _, note = guard_plane(np.asarray(data), result, lambda x: drive(again.run(x)), gain, offset)
     notes.append(note)
     return out

@@ -287,9 +287,9 @@ class DenoiseWidget(QWidget):
         }
         self._bar = progress(total=0, desc=f"Denoise {layer.name}")
         self._notes = []
+        used: list = []  # the adapted denoiser, when adaptation makes one
         if self.adapt.value() > 0:
-            kwargs = dict(tile=denoiser.tile, overlap=denoiser.overlap, device=denoiser.device, flips=denoiser.flips, refine=denoiser.refine)
-            body = (adapt_then_denoise, self.model, data, layer.name, float(self.adapt.value()), kwargs, self._notes)
+            body = (adapt_then_denoise, self.model, data, layer.name, float(self.adapt.value()), denoiser, self._notes, used)
         else:
             body = (_denoise_with_snapshots, denoiser, data, layer.name)
         if self._guarded(layer):
@@ -297,9 +297,8 @@ class DenoiseWidget(QWidget):
 
             det = layer.metadata.get(DETECTOR_KEY) or {}
             typed = det.get("source") == "typed"
-            kwargs = dict(tile=denoiser.tile, overlap=denoiser.overlap, device=denoiser.device, flips=denoiser.flips, refine=denoiser.refine)
-            body = (with_guard, body[0](*body[1:]), data, self.model, kwargs, det.get("gain") if typed else None,
-                    det.get("offset") if typed else None, self._notes)
+            body = (with_guard, body[0](*body[1:]), data, denoiser, det.get("gain") if typed else None,
+                    det.get("offset") if typed else None, self._notes, used)
         self.worker = create_worker(*body, _start_thread=False, _connect={"errored": self._on_error})
         self.worker.yielded.connect(self._on_progress)
         self.worker.returned.connect(self._on_done)
