@@ -125,22 +125,12 @@ def w_region(w, key):
     return region_from_shapes(w.detectors[key])
 
 
-def test_denoise_adds_a_float32_layer_of_the_same_shape(qtbot, panel):
-    viewer, w = panel
-    w.steps.setValue(2)
-    w.minutes.setValue(5)
-    w.denoise()
-    with qtbot.waitSignal(w.worker.finished, timeout=120000):
-        pass
-    out = viewer.layers["scan denoised"].data
-    assert out.shape == (8, 7, 32, 32) and out.dtype == np.float32 and np.isfinite(out).all()
-
-
-def test_the_thinning_finish_can_be_chosen_in_the_panel(qtbot, panel):
+@pytest.mark.parametrize("finish", ["fuse", "thin"])  # the default, and the thinning finish chosen in the panel
+def test_denoise_adds_a_float32_layer_of_the_same_shape(qtbot, panel, finish):
     viewer, w = panel
     assert w.config().finish == "fuse"
-    w.finish.setCurrentIndex(w.finish.findData("thin"))
-    assert w.config().finish == "thin"
+    w.finish.setCurrentIndex(w.finish.findData(finish))
+    assert w.config().finish == finish
     w.steps.setValue(2)
     w.minutes.setValue(5)
     w.denoise()
