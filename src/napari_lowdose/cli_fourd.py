@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
     p.add_argument("--cycles", type=int, default=1, help="refinement cycles: cycle n trains on (1 - beta) x noisy + beta x cycle n-1's result (default 1)")
     p.add_argument("--beta", type=float, default=0.5, help="weight of the previous cycle's result in the next cycle's input (default 0.5)")
     p.add_argument("--neighbours", type=int, default=24, choices=[8, 24], help="scan neighbours the network sees: 8 (3 x 3, as the seed) or 24 (5 x 5; default)")
-    p.add_argument("--finish", default="fuse", choices=["fuse", "gain", "none", "thin"], help="fuse: put the centre's own counts back band by band (default); gain: only match the mean pattern; none: the raw blind-spot prediction; thin: blend the fused prediction with principal components, chosen on held-out electrons (counts only; the scan in memory)")
+    p.add_argument("--finish", default="auto", choices=["auto", "fuse", "thin", "gain", "none"], help="auto (default): thin where the scan holds counts and fits in memory, else fuse; fuse: put the centre's own counts back band by band; gain: only match the mean pattern; none: the raw blind-spot prediction; thin: blend the fused prediction with principal components and put back the rings' summed residuals, all chosen on held-out electrons (counts only; the scan in memory)")
     p.add_argument("--index", type=int, default=None, help="plane of a 5-D file (e.g. a Prismatic depth series) to denoise")
     p.add_argument("--memory-mb", type=float, default=512.0, help="RAM for the training tiles in MB (default 512)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling and of the weights (default 0)")

@@ -125,10 +125,10 @@ def w_region(w, key):
     return region_from_shapes(w.detectors[key])
 
 
-@pytest.mark.parametrize("finish", ["fuse", "thin"])  # the default, and the thinning finish chosen in the panel
+@pytest.mark.parametrize("finish", ["fuse", "thin"])  # the two finishes the default ("auto") chooses between
 def test_denoise_adds_a_float32_layer_of_the_same_shape(qtbot, panel, finish):
     viewer, w = panel
-    assert w.config().finish == "fuse"
+    assert w.config().finish == "auto"
     w.finish.setCurrentIndex(w.finish.findData(finish))
     assert w.config().finish == finish
     w.steps.setValue(2)

@@ -101,10 +101,11 @@ class FourDWidget(QWidget):
         self.cycles.setRange(1, 10)
         self.cycles.setValue(1)
         self.finish = QComboBox()
-        for label, value in (("fuse (default)", "fuse"), ("thin: blend with PCA chosen on held-out electrons", "thin"),
+        for label, value in (("auto: thin where it fits, else fuse", "auto"), ("fuse: centre counts put back", "fuse"),
+                             ("thin: blend with PCA chosen on held-out electrons", "thin"),
                              ("mean gain only", "gain"), ("none (raw prediction)", "none")):
             self.finish.addItem(label, value)
-        self.finish.setToolTip("What follows the network: 'fuse' puts the centre's own counts back band by band; 'thin' blends "
+        self.finish.setToolTip("What follows the network: 'auto' is 'thin' for a scan of counts that fits in memory, else 'fuse'; 'fuse' puts the centre's own counts back band by band; 'thin' blends "
                                "it with principal components chosen on electrons held out by Poisson thinning (counts only, the "
                                "whole scan in memory; docs/fourd.md)")
         self.denoise_button = QPushButton("Denoise")

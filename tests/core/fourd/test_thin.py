@@ -102,3 +102,15 @@ def test_denoiser_finish_thin_blends_on_held_out_electrons():
 def test_thin_finish_refuses_a_scan_too_large_for_memory():
     with pytest.raises(LowdoseError, match="'thin' finish"):
         thin.check_size((256, 256, 64, 64))
+
+
+def test_auto_finish_is_thin_for_counts_that_fit_and_fuse_otherwise():
+    from napari_lowdose.core.fourd.denoise import Denoise4DConfig, Denoiser4D
+
+    truth, noisy = low_rank(rank=2, dose=300.0)
+    assert Denoise4DConfig().finish == "auto"
+    assert Denoiser4D(noisy, Denoise4DConfig()).resolved_finish() == "thin"
+    assert Denoiser4D(noisy * 0.37, Denoise4DConfig()).resolved_finish() == "fuse"  # not counts (e.g. gain-scaled)
+    assert Denoiser4D(noisy, Denoise4DConfig(finish="fuse")).resolved_finish() == "fuse"
+    big = np.ones((64, 64, 96, 96), np.uint8)  # more values than the thinned finish holds: never read to decide
+    assert Denoiser4D(big, Denoise4DConfig()).resolved_finish(big) == "fuse"

@@ -49,6 +49,9 @@ OFFSETS = offsets(1)  #: the seed's 8 neighbours
 EPS = 0.01  #: added to the neighbours' mean (in units of the mean count per pixel) before the log
 
 
+FINISHES = ("auto", "fuse", "thin", "gain", "none")  #: what may follow the network (:class:`Denoise4DConfig`)
+
+
 @dataclass(frozen=True)
 class Denoise4DConfig:
     """Settings of the neighbour blind-spot denoiser.
@@ -85,7 +88,7 @@ class Denoise4DConfig:
     val_every: int = 50
     memory_mb: float = 512.0
     chunk_rows: int = 4
-    finish: str = "fuse"
+    finish: str = "auto"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -97,8 +100,8 @@ class Denoise4DConfig:
             raise LowdoseError(f"cycles must be 1..20, got {self.cycles}")
         if not 0 <= self.beta <= 1 or not 0 <= self.warmup_fraction < 1 or not 0 < self.val_fraction < 0.5:
             raise LowdoseError("beta must be in [0, 1], warmup_fraction in [0, 1) and val_fraction in (0, 0.5)")
-        if self.finish not in ("fuse", "gain", "none", "thin"):
-            raise LowdoseError(f"finish must be 'fuse', 'gain', 'none' or 'thin', got {self.finish!r}")
+        if self.finish not in FINISHES:
+            raise LowdoseError(f"finish must be one of {', '.join(FINISHES)}, got {self.finish!r}")
         if self.radius not in (1, 2):
             raise LowdoseError(f"radius must be 1 (8 neighbours) or 2 (24 neighbours), got {self.radius}")
         if self.batch < 1 or self.val_every < 1 or self.chunk_rows < 1 or not self.lr > 0 or not self.memory_mb > 0:
@@ -196,6 +199,16 @@ class Denoiser4D:
     """Trains the cycles' networks on ``data`` (:meth:`train`, a generator) and applies them
     (:meth:`apply`, a generator). :meth:`stop` ends training at the next step; the best weights of every
     cycle begun (lowest held-out Poisson NLL) are kept in :attr:`nets` either way."""
+
+    def resolved_finish(self, data=None) -> str:
+        """The configured finish, "auto" resolved: "thin" for a scan of electron counts that fits in
+        memory, "fuse" otherwise (a larger scan is never read to decide)."""
+        if self.config.finish != "auto":
+            return self.config.finish
+        from .thin import MAX_VALUES, is_counts
+
+        data = self.data if data is None else data
+        return "thin" if int(np.prod(data.shape)) <= MAX_VALUES and is_counts(data) else "fuse"
 
     def __init__(self, data, config: Denoise4DConfig | None = None, name: str = "4D-STEM data") -> None:
         self.config = cfg = config or Denoise4DConfig()
@@ -368,7 +381,7 @@ class Denoiser4D:
         start = time.perf_counter()
         step = self.config.chunk_rows
         acc = np.zeros(data.shape[2:], np.float64)
-        finish = self.config.finish
+        finish = self.resolved_finish(data)
         share = 0.9 if finish not in ("none", "thin") else (0.5 if finish == "thin" else 1.0)
         fusion = BandFusion(tuple(data.shape[2:])) if finish == "fuse" else None
         for r0 in range(0, ny, step):
@@ -395,7 +408,8 @@ class Denoiser4D:
             est, choice = network_blend(counts, np.asarray(out, np.float32))
             out[...] = est
             yield Denoise4DProgress("apply", len(self.nets) - 1, ny, 1.0, math.nan, None, self.best_val[-1], time.perf_counter() - start,
-                                    f"held-out electrons chose: network share {choice.weight:.2f}, {choice.rank} principal components")
+                                    f"held-out electrons chose: network share {choice.weight:.2f}, {choice.rank} principal components"
+                                    + ("" if choice.rings is None else f", {int(np.count_nonzero(choice.rings.shares))} detector rings' sums put back"))
         elif finish == "gain":
             target = self.mean_noisy if data is self.data else mean_of(data)
             gain = mean_gain(target, acc / (ny * data.shape[1])).astype(np.float32)

@@ -37,6 +37,7 @@ from scipy import ndimage
 from ..errors import LowdoseError
 from ..thinning import thin  # noqa: F401 - part of this module's interface
 from .fuse import band_sigmas, bands
+from .rings import RingChoice, choose_rings, put_back as put_back_rings, ring_labels, ring_sums
 
 SIGMAS = (0.0, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0)  #: scan px: Gaussian widths tried per score map (0: as is)
 CHUNK = 128  #: positions per chunk when splitting residuals into detector bands
@@ -54,6 +55,8 @@ class ThinConfig:
     sigmas: tuple[float, ...] = SIGMAS
     residual_bands: bool = True
     band_smooth: float = 2.0
+    rings: bool = True
+    ring_width: float = 2.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -63,6 +66,8 @@ class ThinConfig:
             raise LowdoseError(f"max_rank must be at least 1, got {self.max_rank}")
         if not self.sigmas or min(self.sigmas) < 0:
             raise LowdoseError("the score maps' Gaussian widths must be 0 or positive")
+        if self.ring_width <= 0:
+            raise LowdoseError(f"ring_width must be positive detector px, got {self.ring_width}")
         if self.band_smooth < 0:
             raise LowdoseError(f"band_smooth must be 0 or more detector px, got {self.band_smooth}")
 
@@ -81,6 +86,7 @@ class ThinChoice:
     blend_error: float
     noise: float
     scores: dict = field(default_factory=dict, repr=False)
+    rings: RingChoice | None = field(default=None, repr=False)  #: annular sums put back (:mod:`.rings`), or None
 
     @property
     def rank(self) -> int:
@@ -97,6 +103,15 @@ def counts_of(data, name: str = "4D-STEM data") -> np.ndarray:
     if (r < 0).any() or float(np.max(np.abs(x - r), initial=0.0)) > 1e-3:
         raise LowdoseError(f"{name} is not electron counts (non-negative integers); Poisson thinning cannot split it into folds")
     return r.astype(np.int64)
+
+
+def is_counts(data) -> bool:
+    """Whether ``data`` are electron counts (finite, non-negative integers); reads all of it."""
+    try:
+        counts_of(data)
+    except LowdoseError:
+        return False
+    return True
 
 
 def pca_basis(x: np.ndarray, max_rank: int) -> tuple[np.ndarray, np.ndarray]:
@@ -200,22 +215,34 @@ def choose(data, config: ThinConfig | None = None, network: Callable[[np.ndarray
                 lhs += np.einsum("nyxa,nyxb->yxab", rb, rb)
                 rhs += np.einsum("nyxa,nyx->yxa", rb, e)
         bw = _band_weights(lhs, rhs, cfg.band_smooth)
-    if network is None:
+    labels = ring_labels(y.reshape(n, *det).mean(axis=0), cfg.ring_width) if cfg.rings else None
+    if network is None and labels is None:
         return ThinChoice(sigmas, bw, 0.0, pca_error, None, pca_error, noise)
     # the blend: sum over folds of |w a + (1 - w) b - t|^2 = |b - t|^2 + 2 w <a - b, b - t> + w^2 |a - b|^2
     bb = ab = aa = 0.0
+    sums = []  # per fold: ring sums of the network's and the PCA's estimates, of rest and of the held-out fold
     for k, mu, v, sc in folds_kept:
         rest = (y - parts[k]).astype(np.float32)
         held = parts[k].reshape(n, -1).astype(np.float64)
-        b = _put_back(rest, fold_pca(k, mu, v, sc), bw).reshape(n, -1) / (k_f - 1)
-        a = np.asarray(network(rest), np.float64).reshape(n, -1) / (k_f - 1)
-        d = a - b
+        b = _put_back(rest, fold_pca(k, mu, v, sc), bw).reshape(n, -1)
+        a = None if network is None else np.asarray(network(rest), np.float64).reshape(n, -1)
+        if labels is not None:
+            sums.append((None if a is None else ring_sums(a, labels), ring_sums(b, labels), ring_sums(rest, labels), ring_sums(held, labels)))
+        if a is None:
+            continue
+        d = (a - b) / (k_f - 1)
+        b = b / (k_f - 1)
         bb += float(np.sum((b - held) ** 2))
         ab += float(np.sum(d * (b - held)))
         aa += float(np.sum(d * d))
     w = float(np.clip(-ab / aa, 0.0, 1.0)) if aa > 0 else 0.0
+    rings = None
+    if labels is not None:
+        rings = choose_rings(labels, (ny, nx), [(bs if ns is None else w * ns + (1 - w) * bs, rs, hs) for ns, bs, rs, hs in sums])
+    if network is None:
+        return ThinChoice(sigmas, bw, 0.0, pca_error, None, pca_error, noise, rings=rings)
     return ThinChoice(sigmas, bw, w, bb / total, (bb + 2 * ab + aa) / total, (bb + 2 * w * ab + w * w * aa) / total, noise,
-                      {"bb": bb, "ab": ab, "aa": aa})
+                      {"bb": bb, "ab": ab, "aa": aa}, rings=rings)
 
 
 def _band_weights(lhs: np.ndarray, rhs: np.ndarray, smooth: float) -> np.ndarray:
@@ -247,11 +274,13 @@ def _put_back(counts: np.ndarray, pca: np.ndarray, bw: np.ndarray | None) -> np.
 
 def finish(data, choice: ThinChoice, network_estimate=None) -> np.ndarray:
     """The chosen estimate on all the counts: ``w · network_estimate + (1 − w) · (score PCA + the chosen
-    shares of its residual's bands)``; float32."""
+    shares of its residual's bands)``, then the chosen shares of its rings' residual sums; float32."""
     p = _put_back(np.asarray(data, np.float32), score_pca(np.asarray(data, np.float64), choice.sigmas), choice.band_weights)
-    if network_estimate is None or choice.weight <= 0:
+    if network_estimate is not None and choice.weight > 0:
+        p = (choice.weight * np.asarray(network_estimate, np.float32) + (1 - choice.weight) * p).astype(np.float32)
+    if choice.rings is None:
         return p
-    return (choice.weight * np.asarray(network_estimate, np.float32) + (1 - choice.weight) * p).astype(np.float32)
+    return put_back_rings(data, p, choice.rings)
 
 
 MAX_VALUES = 2**25  #: positions × detector pixels that the thinned finish holds in memory (float64 copies)
