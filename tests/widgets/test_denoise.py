@@ -259,6 +259,21 @@ def test_guard_runs_on_the_result_and_says_what_it_chose(qtbot, setup, small_mod
     assert out.shape == data.shape and not np.allclose(out, net)  # an untrained network is not kept whole
 
 
+def test_cancel_during_the_guard_keeps_the_networks_result(qtbot, setup, small_model):
+    from napari_lowdose.widgets.trust import DETECTOR_KEY
+
+    viewer, widget, data = setup
+    viewer.layers["noisy"].metadata[DETECTOR_KEY] = {"gain": 1.0, "offset": 0.0, "source": "typed"}
+    widget.guard.setCurrentIndex(widget.guard.findData("on"))
+    widget.run()
+    qtbot.waitUntil(lambda: "guard: held-out fold 1 of" in widget.status.text(), timeout=120000)  # inside the guard
+    with qtbot.waitSignal(widget.worker.finished, timeout=120000):
+        widget.cancel()
+    assert "cancelled" in widget.status.text()
+    net = denoise(data, small_model, tile=64, overlap=16, device="cpu")
+    np.testing.assert_allclose(viewer.layers["noisy denoised"].data, net, rtol=1e-5, atol=1e-4)
+
+
 def test_the_guard_after_adaptation_runs_the_adapted_model(monkeypatch, small_model):
     import napari_lowdose.core.guard as guard
     from napari_lowdose.core.progress import drive
@@ -271,11 +286,12 @@ def test_the_guard_after_adaptation_runs_the_adapted_model(monkeypatch, small_mo
     data = np.random.default_rng(2).poisson(5, (64, 64)).astype(np.float32)
     seen = {}
 
-    def fake_guard_plane(image, denoised, network, gain, offset):
+    def fake_iter_guard_plane(image, denoised, network, gain, offset):
         seen["network"] = network(image)
+        yield 0
         return denoised, None, "guard: recorded"
 
-    monkeypatch.setattr(guard, "guard_plane", fake_guard_plane)
+    monkeypatch.setattr(guard, "iter_guard_plane", fake_iter_guard_plane)
 
     def body():
         yield None

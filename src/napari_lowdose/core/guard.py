@@ -141,10 +141,10 @@ def apply(image: np.ndarray, denoised: np.ndarray, choice: GuardChoice) -> np.nd
     return (choice.weight * np.asarray(denoised, np.float64) + (1.0 - choice.weight) * g).astype(np.float32)
 
 
-def guarded(image: np.ndarray, denoised: np.ndarray, network: Callable[[np.ndarray], np.ndarray], gain: float = 1.0,
-            offset: float = 0.0, config: GuardConfig = GuardConfig()) -> tuple[np.ndarray, GuardChoice]:
-    """``image`` (ADU, y x) and the network's ``denoised`` image of it; ``network`` maps an ADU image to its
-    denoised ADU image. Returns the guarded result (float32, ADU) and the choice."""
+def iter_guarded(image: np.ndarray, denoised: np.ndarray, network: Callable[[np.ndarray], np.ndarray], gain: float = 1.0,
+                 offset: float = 0.0, config: GuardConfig = GuardConfig()):
+    """Generator (a tick and cancel point after each fold's network run) of :func:`guarded`; returns
+    (result, choice)."""
     if not (np.isfinite(gain) and gain > 0):
         raise LowdoseError(f"the guard needs a positive detector gain (ADU per electron), got {gain}")
     counts = np.clip((np.asarray(image, np.float64) - offset) / gain, 0, None)
@@ -152,16 +152,30 @@ def guarded(image: np.ndarray, denoised: np.ndarray, network: Callable[[np.ndarr
     def on_counts(c: np.ndarray) -> np.ndarray:
         return (np.asarray(network((offset + gain * c).astype(np.float32)), np.float64) - offset) / gain
 
-    choice = choose(counts, on_counts, config)
+    choice = yield from iter_choose(counts, on_counts, config)
     return apply(image, denoised, choice), choice
+
+
+def guarded(image: np.ndarray, denoised: np.ndarray, network: Callable[[np.ndarray], np.ndarray], gain: float = 1.0,
+            offset: float = 0.0, config: GuardConfig = GuardConfig()) -> tuple[np.ndarray, GuardChoice]:
+    """``image`` (ADU, y x) and the network's ``denoised`` image of it; ``network`` maps an ADU image to its
+    denoised ADU image. Returns the guarded result (float32, ADU) and the choice."""
+    return drive(iter_guarded(image, denoised, network, gain, offset, config))
 
 
 def guard_plane(image: np.ndarray, denoised: np.ndarray, network: Callable[[np.ndarray], np.ndarray],
                 gain: float | None = None, offset: float | None = None,
                 config: GuardConfig = GuardConfig()) -> tuple[np.ndarray, GuardChoice | None, str]:
-    """The guard on one 2-D plane (ADU), with the detector gain and offset given or estimated from the
-    plane (:func:`.trust.gain.estimate_gain`). Returns (result, choice, note): when the guard cannot run
-    (no electrons to split, a gain that cannot be estimated) the network's result, None and why."""
+    """:func:`iter_guard_plane`, run to the end."""
+    return drive(iter_guard_plane(image, denoised, network, gain, offset, config))
+
+
+def iter_guard_plane(image: np.ndarray, denoised: np.ndarray, network: Callable[[np.ndarray], np.ndarray],
+                     gain: float | None = None, offset: float | None = None, config: GuardConfig = GuardConfig()):
+    """Generator: the guard on one 2-D plane (ADU), with the detector gain and offset given or estimated
+    from the plane (:func:`.trust.gain.estimate_gain`); yields the fold index after each network run (a
+    tick and a cancel point). Returns (result, choice, note): when the guard cannot run (no electrons to
+    split, a gain that cannot be estimated) the network's result, None and why."""
     from .trust.gain import estimate_gain
 
     plane = np.asarray(image, np.float64)
@@ -176,7 +190,7 @@ def guard_plane(image: np.ndarray, denoised: np.ndarray, network: Callable[[np.n
             how = f"gain {gain:.3g} ADU/e⁻, offset {offset:.4g} ADU estimated from the image"
         else:
             how = f"gain {gain:.3g} ADU/e⁻, offset {offset:.4g} ADU given"
-        out, choice = guarded(plane, denoised, network, gain, offset, config)
+        out, choice = yield from iter_guarded(plane, denoised, network, gain, offset, config)
     except LowdoseError as exc:
         return np.asarray(denoised, np.float32), None, f"guard not applied: {exc}"
     return out, choice, f"guard: {choice.message} ({how})"

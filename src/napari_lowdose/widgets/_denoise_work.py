@@ -109,15 +109,24 @@ def with_guard(body, data, denoiser: TiledDenoiser, gain, offset, notes: list, u
     (core/guard.py) on its result when that is one 2-D image, with the model of the denoiser that made
     the result (the last in ``used`` when the body records one, e.g. after adaptation, else ``denoiser``);
     what the guard did is appended to ``notes``."""
-    from ..core.guard import guard_plane
+    from ..core.guard import GuardConfig, iter_guard_plane
     from ..core.progress import drive
 
     result = yield from body
     if np.ndim(result) != 2:
         notes.append("guard not applied: it works on one 2-D image")
         return result
-    yield Tick(0, 1, "guard: the network against Gaussian filters on the image's own electrons…"), None
+    folds = GuardConfig().folds
+    # the network's result is shown while the guard runs (and stays if the guard is cancelled)
+    yield Tick(0, folds, "guard: the network against Gaussian filters on the image's own electrons…"), result
     again = (used[-1] if used else denoiser).like()
-    out, _, note = guard_plane(np.asarray(data), result, lambda x: drive(again.run(x)), gain, offset)
+    guard = iter_guard_plane(np.asarray(data), result, lambda x: drive(again.run(x)), gain, offset)
+    while True:  # a tick and a cancel point after each fold: Cancel keeps the network's result shown
+        try:
+            i = next(guard)
+        except StopIteration as stop:
+            out, _, note = stop.value
+            break
+        yield Tick(i + 1, folds, f"guard: held-out fold {i + 1} of {folds} scored"), None
     notes.append(note)
     return out

@@ -353,7 +353,8 @@ class DenoiseWidget(QWidget):
         self._error(str(exc) if isinstance(exc, LowdoseError) else f"{type(exc).__name__}: {exc}")
 
     def _on_aborted(self) -> None:
-        self.status.setText("cancelled; the output layer keeps the tiles finished so far")
+        self.status.setText("cancelled; the output layer keeps what was finished: the tiles so far, or the network's "
+                            "whole result when the guard was cancelled")
 
     def _on_finished(self) -> None:
         self.worker = None
