@@ -9,6 +9,7 @@ asked to restore what it never saw can erase or invent structure). :func:`choose
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from .model import BUNDLED_MODELS, DEFAULT_MODEL, ModelCard
@@ -101,14 +102,20 @@ def _family(modality: str) -> list[str]:
     return [modality] + sorted(k for k in BUNDLED_MODELS if k.startswith(modality + "-"))
 
 
+@functools.lru_cache(maxsize=None)
+def _bundled_card(name: str) -> ModelCard:
+    """A bundled model's card, read once (the package's files do not change while it runs)."""
+    from .model import bundled_model_path, card_path
+
+    return ModelCard.from_json(card_path(bundled_model_path(name)).read_text(encoding="utf-8"), source=name)
+
+
 def _distance(name: str, pixel_size: float) -> float:
     """How far ``pixel_size`` lies outside the bundled model's trained range: 0 inside (with the tolerance),
     else the log-ratio to the nearer end; infinite when the card states no range."""
     import math
 
-    from .model import ModelCard, bundled_model_path, card_path
-
-    card = ModelCard.from_json(card_path(bundled_model_path(name)).read_text(encoding="utf-8"), source=name)
+    card = _bundled_card(name)
     if range_note(card, pixel_size) is None:
         return 0.0
     rng = model_range(card)
