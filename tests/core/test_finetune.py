@@ -192,3 +192,18 @@ def test_intensity_match_is_not_pulled_down_by_the_reference_noise():
     # true: noisy = (3 / 24 / 5) * (reference - 40)
     assert gain == pytest.approx(3.0 / 24.0 / 5.0, rel=0.1)
     assert offset == pytest.approx(-40.0 * 3.0 / 24.0 / 5.0, rel=0.15)
+
+
+
+def test_counts_are_aligned_by_whole_pixels_and_stay_counts():
+    rng = np.random.default_rng(3)
+    z = ndimage.gaussian_filter(rng.standard_normal((160, 160)), 3)
+    rate = np.exp(0.8 * z / z.std())
+    low = rng.poisson(2.0 * rate).astype(np.float32)
+    same = prepare_pair(low, rng.poisson(8.0 * rate).astype(np.float32))  # the same pixels: no shift applied
+    assert not same.shifted and same.shift == (0.0, 0.0)
+    moved = prepare_pair(low, np.roll(rng.poisson(8.0 * rate), (-3, 2), axis=(0, 1)).astype(np.float32))
+    assert moved.shifted and moved.shift == (3.0, -2.0)
+    ref = (moved.target - moved.offset) / moved.gain  # the reference's counts, moved back by whole pixels
+    assert np.allclose(ref, np.round(ref), atol=1e-3)
+    np.testing.assert_allclose(moved.noisy, low[moved.crop : -moved.crop, moved.crop : -moved.crop])

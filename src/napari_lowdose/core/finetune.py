@@ -2,7 +2,8 @@
 point) inside a :class:`FineTuner` that always holds the best weights so far.
 
 Paired mode (noisy, reference): each pair is checked (same shape), aligned (sub-pixel shift by phase
-correlation, corrected by a Fourier shift and a crop of the wrapped border) and the reference is mapped
+correlation, corrected by a Fourier shift, or by whole pixels for electron counts so that they stay counts,
+and a crop of the wrapped border) and the reference is mapped
 into the noisy image's intensity scale by a least-squares affine fit (so a 4 µs reference trains a 1 µs
 model). A strip at the bottom of each pair (``val_fraction`` of its rows) is held out for validation;
 patches for training come from the rest.
@@ -166,8 +167,14 @@ def prepare_pair(noisy, reference=None, name: str = "pair", correct_shift: bool 
         raise PairError(f"{name}: the reference is shifted by ({dy:+.1f}, {dx:+.1f}) px, more than "
                         f"{max_shift_fraction:.0%} of the image; the images overlap too little to train on")
     shifted, crop = False, 0
-    if correct_shift and max(abs(dy), abs(dx)) >= min_shift:
-        r = np.fft.ifftn(ndimage.fourier_shift(np.fft.fftn(r.astype(np.float64)), (dy, dx))).real.astype(np.float32)
+    counts = _is_counts(n) and _is_counts(r)
+    if counts:  # electron counts stay counts: whole-pixel shifts only (a sub-pixel one would interpolate them)
+        dy, dx = float(np.rint(dy)), float(np.rint(dx))
+    if correct_shift and max(abs(dy), abs(dx)) >= max(min_shift, 1.0 if counts else 0.0):
+        if counts:
+            r = np.roll(r, (int(dy), int(dx)), axis=(0, 1))
+        else:
+            r = np.fft.ifftn(ndimage.fourier_shift(np.fft.fftn(r.astype(np.float64)), (dy, dx))).real.astype(np.float32)
         crop = int(math.ceil(max(abs(dy), abs(dx)))) + 2
         n, r = n[crop:-crop, crop:-crop], r[crop:-crop, crop:-crop]
         shifted = True
