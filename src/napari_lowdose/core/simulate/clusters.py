@@ -173,6 +173,7 @@ def _fcc():
     from ase.cluster.cubic import FaceCenteredCubicFactory
 
     distances: dict = {}
+    expanded: dict = {}  # (surfaces, layers) -> with their symmetry-equivalent surfaces
     steps: dict = {}  # (miller, tol, bases) -> the one layer spacing, or None where the layers are not equidistant
 
     class FastFCC(FaceCenteredCubicFactory):
@@ -193,6 +194,14 @@ def _fcc():
                     distances.clear()
                 distances[key] = ClusterBase.get_layer_distance(self, miller, layers, tol, new)
             return distances[key]
+
+        def set_surfaces_layers(self, surfaces, layers):
+            # the symmetry-equivalent surfaces (a space group built per call in ASE), remembered
+            key = (np.asarray(surfaces).tobytes(), np.asarray(surfaces).shape, np.asarray(layers).tobytes(), np.asarray(layers).dtype.str)
+            if key not in expanded:
+                super().set_surfaces_layers(surfaces, layers)
+                expanded[key] = (self.surfaces.copy(), self.layers.copy())
+            self.surfaces, self.layers = (a.copy() for a in expanded[key])
 
         def _uniform_step(self, miller, tol):
             """The spacing of equidistant layers along ``miller`` as ASE finds it (its pattern of one
