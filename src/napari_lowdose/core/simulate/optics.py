@@ -157,7 +157,11 @@ class STEMProbe:
         fx = np.asarray(kx, np.float64) / dk
         if fy.ndim == 2 and fx.ndim == 2 and fy.shape[1] == 1 and fx.shape[0] == 1:
             out = _bilinear_separable(otf, fy[:, 0], fx[0])  # a grid: interpolate along y, then along x
-            fy, fx = np.broadcast_arrays(fy, fx)
+            ky2, kx2 = (fy * dk) ** 2, (fx * dk) ** 2  # a column and a row: the envelopes are separable
+            out *= ky2 + kx2 < kmax**2
+            out *= np.exp(-2 * np.pi**2 * self.source_size**2 * ky2)
+            out *= np.exp(-2 * np.pi**2 * self.source_size**2 * kx2)
+            return out
         else:
             fy, fx = np.broadcast_arrays(fy, fx)
             y0, x0 = np.floor(fy).astype(np.int64), np.floor(fx).astype(np.int64)
