@@ -258,6 +258,28 @@ def test_padding_gives_fast_grids_at_the_same_sampling_filled_by_the_specimen():
     assert spec.field == pytest.approx((big[0] * px, big[1] * px))  # no vacuum between the specimen and its copies
 
 
+def test_support_from_turned_blocks_is_the_per_block_rotation():
+    from napari_lowdose.core.simulate.specimen import BLOCK, CUBE_OPS, amorphous_block, support
+
+    def before(rng, field, thickness, kind, margin):  # support as it was: each block rotated when placed
+        ly, lx = field
+        sym0, pos0 = amorphous_block(kind, int(rng.integers(4)))
+        syms, poss = [], []
+        for iz in range(int(np.ceil(thickness / BLOCK))):
+            for iy in range(int(np.floor(-margin / BLOCK)), int(np.ceil((ly + margin) / BLOCK))):
+                for ix in range(int(np.floor(-margin / BLOCK)), int(np.ceil((lx + margin) / BLOCK))):
+                    op = CUBE_OPS[rng.integers(len(CUBE_OPS))]
+                    q = ((pos0 - BLOCK / 2) @ op.T + BLOCK / 2 + rng.uniform(0, BLOCK, 3)) % BLOCK + np.array([ix, iy, iz]) * BLOCK
+                    keep = (q[:, 2] < thickness) & (q[:, 0] >= -margin) & (q[:, 0] < lx + margin) & (q[:, 1] >= -margin) & (q[:, 1] < ly + margin)
+                    syms.append(sym0[keep])
+                    poss.append(q[keep])
+        return np.concatenate(syms), np.concatenate(poss)
+
+    for k, args in enumerate([((50.0, 70.0), 30.0, "C", 6.0), ((60.0, 45.0), 55.0, "SiN", 9.3)]):
+        (sym, pos), (sym0, pos0) = support(np.random.default_rng(k), *args), before(np.random.default_rng(k), *args)
+        assert len(sym) > 1000 and np.array_equal(sym, sym0) and np.array_equal(pos, pos0)
+
+
 if __name__ == "__main__" and "--write" in sys.argv:
     out = {"scenes": {f"{m}-{s}-{n}": fingerprint(m, s, n) for m, s, n in CASES}, "potential": potential_fingerprint()}
     REFERENCE.parent.mkdir(exist_ok=True)

@@ -77,7 +77,7 @@ def support(rng: np.random.Generator, field: tuple[float, float], thickness: flo
     """An amorphous film over ``field`` (plus ``margin`` on each side) from z = 0 to ``thickness`` Å."""
     ly, lx = field
     seed = int(rng.integers(4))
-    sym0, turned = amorphous_block(kind, seed), _turned_blocks(kind, seed)
+    sym0, turned = amorphous_block(kind, seed)[0], _turned_blocks(kind, seed)
     syms, poss = [], []
     for iz in range(int(np.ceil(thickness / BLOCK))):
         for iy in range(int(np.floor(-margin / BLOCK)), int(np.ceil((ly + margin) / BLOCK))):
@@ -87,7 +87,7 @@ def support(rng: np.random.Generator, field: tuple[float, float], thickness: flo
                 p %= BLOCK
                 p += np.array([ix, iy, iz]) * BLOCK
                 keep = (p[:, 2] < thickness) & (p[:, 0] >= -margin) & (p[:, 0] < lx + margin) & (p[:, 1] >= -margin) & (p[:, 1] < ly + margin)
-                syms.append(sym0[0][keep])
+                syms.append(sym0[keep])
                 poss.append(p[keep])
     return np.concatenate(syms), np.concatenate(poss)
 
