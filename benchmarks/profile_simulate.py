@@ -1,10 +1,11 @@
 """Where the simulator of atoms spends its time: random 256 x 256 training scenes, drawn as training
 draws them (``SimDistribution._sample_atomic``), under cProfile on one thread.
 
-    python benchmarks/profile_simulate.py [--scenes 20] [--modality haadf|hrtem|both] [--top 25]
+    python benchmarks/profile_simulate.py [--scenes 20] [--modality haadf|hrtem|both] [--top 25] [--warm 0]
 
 Prints per scene the kind, structure, pixel size, atoms and the CPU time of building the specimen and of
-imaging it, then the functions with the most cumulative time.
+imaging it, then the functions with the most cumulative time. ``--warm N``: N other random scenes of each
+modality first, unprofiled (the caches as a long training run has them).
 """
 
 from __future__ import annotations
@@ -29,10 +30,16 @@ def main() -> None:
     parser.add_argument("--modality", default="both", choices=("haadf", "hrtem", "both"))
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--warm", type=int, default=0)
     args = parser.parse_args()
     dist = SimDistribution(atomic_fraction=1.0)
-    rng = np.random.default_rng(args.seed)
     modalities = ("haadf", "hrtem") if args.modality == "both" else (args.modality,)
+    warm_rng = np.random.default_rng(args.seed + 1000)
+    for i in range(args.warm):
+        for modality in modalities:
+            scene = dist._sample_atomic(warm_rng, 256, modality)[0]
+            render(build_specimen(scene, np.random.default_rng([10_000 + i, 1601])), scene)
+    rng = np.random.default_rng(args.seed)
     prof = cProfile.Profile(time.process_time)  # CPU time: other work on the machine does not count
     build_t, render_t = 0.0, 0.0
     for i in range(args.scenes):

@@ -2,8 +2,12 @@
 that the implementation before them gave, to float tolerance.
 
 ``data/atomic_reference.json`` holds fingerprints (atom counts, a digest of the symbols, position sums,
-image sums and 8 x 8 block means) that the code at commit ecbe472 (before the speed-ups) computed; write
-it again only from that code: ``PYTHONPATH=src python tests/core/simulate/test_same_results.py --write``.
+image sums and 8 x 8 block means). They were recorded at commit ecbe472 (before the first speed-ups) and
+recorded again, deliberately, when the images changed on purpose (2026-11-28, issue 16: the internal
+grid widened to an FFT-friendly size with the specimen filling it, the HRTEM multislice and the HAADF
+convolution in single precision; docs/benchmarks.md shows the fidelity against abTEM unchanged). Write it again only from code
+whose images are meant to change, saying why in the commit:
+``PYTHONPATH=src python tests/core/simulate/test_same_results.py --write``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import numpy as np
 import pytest
 
 from napari_lowdose.core.simulate import structures as st
-from napari_lowdose.core.simulate.atomic import Specimen
+from napari_lowdose.core.simulate.atomic import Multislice, Specimen
 from napari_lowdose.core.simulate.clusters import CLUSTER_SHAPES, nanoparticle
 from napari_lowdose.core.simulate.optics import HRTEMOptics, STEMProbe, clear_caches, electron_wavelength
 from napari_lowdose.core.simulate.potential import frequencies, projected_potential_ft
@@ -70,9 +74,11 @@ def test_random_training_scene_is_unchanged(modality, seed, size):
     assert got["kind"] == ref["kind"] and got["atoms"] == ref["atoms"] and got["symbols_md5"] == ref["symbols_md5"]
     np.testing.assert_allclose(got["position_sum"], ref["position_sum"], rtol=1e-12, atol=1e-9)
     scale = max(abs(v) for v in ref["blocks"]) + 1e-12
-    np.testing.assert_allclose(got["blocks"], ref["blocks"], rtol=1e-6, atol=1e-7 * scale)
-    np.testing.assert_allclose(got["corner"], ref["corner"], rtol=1e-6, atol=1e-7 * scale)
-    np.testing.assert_allclose([got["image_sum"], got["image_sum2"]], [ref["image_sum"], ref["image_sum2"]], rtol=1e-7)
+    # both run in single precision, whose last bits may differ between CPUs (SIMD sin/cos, FFT paths)
+    rtol = 2e-5 if modality == "hrtem" else 5e-6
+    np.testing.assert_allclose(got["blocks"], ref["blocks"], rtol=rtol, atol=0.1 * rtol * scale)
+    np.testing.assert_allclose(got["corner"], ref["corner"], rtol=rtol, atol=0.1 * rtol * scale)
+    np.testing.assert_allclose([got["image_sum"], got["image_sum2"]], [ref["image_sum"], ref["image_sum2"]], rtol=0.1 * rtol)
 
 
 def test_projected_potential_is_unchanged():
@@ -189,6 +195,89 @@ def test_probe_transfer_on_a_grid_matches_pointwise_interpolation():
     assert grid.shape == points.shape == (90, 61)
     np.testing.assert_allclose(grid, points, rtol=0, atol=1e-14)
     assert abs(grid[0, 0] - 1.0) < 1e-9 and np.abs(grid.imag).max() > 1e-4  # coma: asymmetric probe
+
+
+def _hrtem_double(specimen: Specimen, pixel_size: float, shape: tuple[int, int], optics: HRTEMOptics, ms: Multislice) -> np.ndarray:
+    """render_hrtem as it was before single precision: complex128 throughout, a complex exponential."""
+    from napari_lowdose.core.simulate.atomic import oversampling
+    from napari_lowdose.core.simulate.optics import interaction_parameter
+
+    n = oversampling("hrtem", pixel_size, shape, None, optics)
+    s, grid = pixel_size / n, (shape[0] * n, shape[1] * n)
+    lam, sigma = electron_wavelength(optics.voltage_kv), interaction_parameter(optics.voltage_kv)
+    ky, kx = np.fft.fftfreq(grid[0], d=s)[:, None], np.fft.fftfreq(grid[1], d=s)[None, :]
+    band = ky**2 + kx**2 < (2.0 / 3.0 * 0.5 / s) ** 2
+    z = specimen.positions[:, 2]
+    nslices = max(1, int(np.ceil((specimen.thickness + 1e-6) / ms.slice_thickness)))
+    dz = max(specimen.thickness, 1e-6) / nslices
+    index = np.minimum(((z - z.min()) / dz).astype(int), nslices - 1)
+    propagator = np.exp(-1j * np.pi * lam * dz * (ky**2 + kx**2)) * band
+    wave, yx = np.ones(grid, np.complex128), specimen.positions[:, [1, 0]]
+    for i in range(nslices):
+        sel = index == i
+        if sel.any():
+            v = np.fft.irfft2(projected_potential_ft(specimen.symbols[sel], yx[sel], grid, s, ms.thermal_sigma), s=grid)
+            wave = wave * np.exp((1j - ms.absorption) * sigma * v)
+        wave = np.fft.fft2(wave) * (band if i == nslices - 1 else propagator)
+        if i < nslices - 1:
+            wave = np.fft.ifft2(wave)
+    image = np.abs(np.fft.ifft2(wave * optics.ctf(grid, s))) ** 2
+    return image.reshape(shape[0], n, shape[1], n).mean(axis=(1, 3))
+
+
+@pytest.mark.parametrize("structure, pixel_size, absorption", [("SrTiO3", 0.3, 0.05), ("Au", 0.45, 0.0)])
+def test_single_precision_multislice_matches_double(structure, pixel_size, absorption):
+    from napari_lowdose.core.simulate.atomic import render_hrtem
+    from napari_lowdose.core.simulate.scene import AtomicScene
+
+    scene = AtomicScene(structure=structure, modality="hrtem", shape=(40, 48), pixel_size=pixel_size, thickness=45.0, zone=(1, 1, 0), tilt_mrad=5.0)
+    spec = build_specimen(scene, np.random.default_rng(2), margin=0.0)
+    ms = Multislice(slice_thickness=10.0, absorption=absorption, thermal_sigma=0.08)
+    single, double = render_hrtem(spec, pixel_size, scene.shape, scene.optics, ms), _hrtem_double(spec, pixel_size, scene.shape, scene.optics, ms)
+    assert single.dtype == np.float32 and double.std() > 0.05  # a contrasty image
+    assert np.abs(single - double).max() < 1e-4 * double.std()
+
+
+def test_padding_gives_fast_grids_at_the_same_sampling_filled_by_the_specimen():
+    from napari_lowdose.core.simulate.atomic import oversampling
+    from napari_lowdose.core.simulate.scene import MARGIN, fast_size, padding
+
+    assert [n for n in range(1, 60) if fast_size(n)] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 15, 16, 18, 20, 21, 24, 25, 27, 28, 30, 32, 35, 36, 40, 42, 45, 48, 49, 50, 54, 56]
+    for modality in ("haadf", "hrtem"):
+        rng = np.random.default_rng(4)
+        for _ in range(40):
+            scene = SimDistribution(atomic_fraction=1.0)._sample_atomic(rng, 256, modality)[0]
+            px, pad = scene.pixel_size, padding(scene)
+            pad0 = int(np.ceil(MARGIN / px - 1e-6))
+            big = (256 + 2 * pad, 256 + 2 * pad)
+            n = oversampling(modality, px, big, scene.probe, scene.optics)
+            assert pad0 <= pad <= pad0 + 64 and n == oversampling(modality, px, (256 + 2 * pad0,) * 2, scene.probe, scene.optics)
+            assert fast_size(big[0]) and fast_size(big[0] * n)
+            assert padding(scene, pad * px) == pad  # a specimen built with the default margin is rendered with it
+    spec = build_specimen(scene, np.random.default_rng(0))
+    assert spec.field == pytest.approx((big[0] * px, big[1] * px))  # no vacuum between the specimen and its copies
+
+
+def test_support_from_turned_blocks_is_the_per_block_rotation():
+    from napari_lowdose.core.simulate.specimen import BLOCK, CUBE_OPS, amorphous_block, support
+
+    def before(rng, field, thickness, kind, margin):  # support as it was: each block rotated when placed
+        ly, lx = field
+        sym0, pos0 = amorphous_block(kind, int(rng.integers(4)))
+        syms, poss = [], []
+        for iz in range(int(np.ceil(thickness / BLOCK))):
+            for iy in range(int(np.floor(-margin / BLOCK)), int(np.ceil((ly + margin) / BLOCK))):
+                for ix in range(int(np.floor(-margin / BLOCK)), int(np.ceil((lx + margin) / BLOCK))):
+                    op = CUBE_OPS[rng.integers(len(CUBE_OPS))]
+                    q = ((pos0 - BLOCK / 2) @ op.T + BLOCK / 2 + rng.uniform(0, BLOCK, 3)) % BLOCK + np.array([ix, iy, iz]) * BLOCK
+                    keep = (q[:, 2] < thickness) & (q[:, 0] >= -margin) & (q[:, 0] < lx + margin) & (q[:, 1] >= -margin) & (q[:, 1] < ly + margin)
+                    syms.append(sym0[keep])
+                    poss.append(q[keep])
+        return np.concatenate(syms), np.concatenate(poss)
+
+    for k, args in enumerate([((50.0, 70.0), 30.0, "C", 6.0), ((60.0, 45.0), 55.0, "SiN", 9.3)]):
+        (sym, pos), (sym0, pos0) = support(np.random.default_rng(k), *args), before(np.random.default_rng(k), *args)
+        assert len(sym) > 1000 and np.array_equal(sym, sym0) and np.array_equal(pos, pos0)
 
 
 if __name__ == "__main__" and "--write" in sys.argv:

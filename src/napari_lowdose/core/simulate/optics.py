@@ -44,19 +44,20 @@ class HRTEMOptics:
             # Cs may be negative: aberration-corrected microscopes image with negative Cs (NCSI)
             raise LowdoseError("HRTEM optics: voltage and aperture must be positive and Cs a number")
 
-    def ctf(self, shape: tuple[int, int], pixel_size: float) -> np.ndarray:
-        """The complex CTF on the full ``fft2`` grid of an image of ``shape`` at ``pixel_size`` Å
-        (read-only: the last few are remembered)."""
-        shape = (int(shape[0]), int(shape[1]))
+    def ctf(self, shape: tuple[int, int], pixel_size: float, dtype: type = np.complex128) -> np.ndarray:
+        """The complex CTF on the full ``fft2`` grid of an image of ``shape`` at ``pixel_size`` Å, as
+        ``dtype`` (complex128 or complex64; computed in double precision; read-only: the last few are
+        remembered)."""
+        shape, dtype = (int(shape[0]), int(shape[1])), np.dtype(dtype)
         if shape[0] * shape[1] > CACHE_POINTS:
-            return _ctf(self, shape, float(pixel_size))
-        return _ctf_cached(self, shape, float(pixel_size))
+            return _ctf(self, shape, float(pixel_size), dtype)
+        return _ctf_cached(self, shape, float(pixel_size), dtype)
 
 
 CACHE_POINTS = 1 << 21  #: grids of more points (1448² and up) are not remembered (memory)
 
 
-def _ctf(o: HRTEMOptics, shape: tuple[int, int], pixel_size: float) -> np.ndarray:
+def _ctf(o: HRTEMOptics, shape: tuple[int, int], pixel_size: float, dtype: np.dtype = np.dtype(np.complex128)) -> np.ndarray:
     lam = electron_wavelength(o.voltage_kv)
     cs = o.cs_mm * 1e7
     ky = np.fft.fftfreq(shape[0], d=pixel_size)[:, None]
@@ -68,15 +69,15 @@ def _ctf(o: HRTEMOptics, shape: tuple[int, int], pixel_size: float) -> np.ndarra
     alpha = o.convergence_mrad * 1e-3
     e_s = np.exp(-((np.pi * alpha / lam) ** 2) * (cs * lam**3 * q**3 + o.defocus * lam * q) ** 2)
     e_t = np.exp(-0.5 * np.pi**2 * lam**2 * o.focal_spread**2 * q**4)
-    out = np.zeros(inside.shape, np.complex128)
+    out = np.zeros(inside.shape, dtype)
     out[inside] = e_s * e_t * np.exp(-1j * chi)
     out.setflags(write=False)
     return out
 
 
 @lru_cache(maxsize=2)
-def _ctf_cached(o: HRTEMOptics, shape: tuple[int, int], pixel_size: float) -> np.ndarray:
-    return _ctf(o, shape, pixel_size)
+def _ctf_cached(o: HRTEMOptics, shape: tuple[int, int], pixel_size: float, dtype: np.dtype) -> np.ndarray:
+    return _ctf(o, shape, pixel_size, dtype)
 
 
 def interaction_parameter(voltage_kv: float) -> float:
@@ -156,7 +157,11 @@ class STEMProbe:
         fx = np.asarray(kx, np.float64) / dk
         if fy.ndim == 2 and fx.ndim == 2 and fy.shape[1] == 1 and fx.shape[0] == 1:
             out = _bilinear_separable(otf, fy[:, 0], fx[0])  # a grid: interpolate along y, then along x
-            fy, fx = np.broadcast_arrays(fy, fx)
+            ky2, kx2 = (fy * dk) ** 2, (fx * dk) ** 2  # a column and a row: the envelopes are separable
+            out *= ky2 + kx2 < kmax**2
+            out *= np.exp(-2 * np.pi**2 * self.source_size**2 * ky2)
+            out *= np.exp(-2 * np.pi**2 * self.source_size**2 * kx2)
+            return out
         else:
             fy, fx = np.broadcast_arrays(fy, fx)
             y0, x0 = np.floor(fy).astype(np.int64), np.floor(fx).astype(np.int64)

@@ -78,24 +78,30 @@ def deposit_transfer(ky: np.ndarray, kx: np.ndarray, sampling: float) -> np.ndar
 
 
 def projected_potential_ft(
-    symbols: np.ndarray, positions: np.ndarray, shape: tuple[int, int], sampling: float, thermal_sigma: float = 0.0, memo: dict | None = None
+    symbols: np.ndarray, positions: np.ndarray, shape: tuple[int, int], sampling: float, thermal_sigma: float = 0.0, memo: dict | None = None,
+    dtype: type = np.float64,
 ) -> np.ndarray:
     """The ``rfft2`` of the projected potential (V·Å per grid point after ``irfft2``) of atoms with
     ``symbols`` at ``positions`` ((n, 2), (y, x) in Å), Debye-Waller damped by an rms displacement
     ``thermal_sigma`` (Å per axis). ``memo``: a dict kept by a caller that calls again with the same
     ``shape``, ``sampling`` and ``thermal_sigma`` (slices of one specimen): the scattering factors on
-    the grid are computed once."""
+    the grid are computed once. ``dtype``: float64, or float32 for a single-precision (complex64)
+    result (the factors are computed in double precision either way)."""
     memo = {} if memo is None else memo
+    real = np.dtype(dtype)
     if "damp" not in memo:
         ky, kx = frequencies(shape, sampling)
         memo["k"] = np.sqrt(ky**2 + kx**2)
-        memo["damp"] = np.exp(-2 * np.pi**2 * thermal_sigma**2 * memo["k"] ** 2) / deposit_transfer(ky, kx, sampling)
-    total = np.zeros((shape[0], shape[1] // 2 + 1), np.complex128)
+        memo["damp"] = (np.exp(-2 * np.pi**2 * thermal_sigma**2 * memo["k"] ** 2) / deposit_transfer(ky, kx, sampling) / sampling**2).astype(real)
+    total = np.zeros((shape[0], shape[1] // 2 + 1), np.result_type(real, np.complex64))
     symbols = np.asarray(symbols)
     for sym in np.unique(symbols):
         sel = symbols == sym
-        grid = deposit(positions[sel], np.ones(int(sel.sum())), shape, sampling)
+        grid = deposit(positions[sel], np.ones(int(sel.sum())), shape, sampling).astype(real, copy=False)
         if ("f", str(sym)) not in memo:
-            memo[("f", str(sym))] = FOURIER_POTENTIAL * scattering_factor(str(sym), memo["k"])
-        total += sfft.rfft2(grid) * memo[("f", str(sym))]
-    return total * memo["damp"] / sampling**2
+            memo[("f", str(sym))] = (FOURIER_POTENTIAL * scattering_factor(str(sym), memo["k"])).astype(real)
+        spectrum = sfft.rfft2(grid, overwrite_x=True)
+        spectrum *= memo[("f", str(sym))]
+        total += spectrum
+    total *= memo["damp"]
+    return total

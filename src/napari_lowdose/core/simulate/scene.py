@@ -15,11 +15,11 @@ import numpy as np
 from ..errors import LowdoseError
 from . import specimen as spm
 from . import structures as st
-from .atomic import HAADFDetector, Multislice, Specimen, render_haadf, render_hrtem
+from .atomic import HAADFDetector, Multislice, Specimen, oversampling, render_haadf, render_hrtem
 from .optics import HRTEMOptics, STEMProbe
 
 KINDS = ("crystal", "particles", "boundary", "twin")
-MARGIN = 6.0  #: Å simulated beyond each edge, so the field has no seam
+MARGIN = 6.0  #: Å simulated at least beyond each edge, so the field has no seam (see :func:`padding`)
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,37 @@ class AtomicScene:
         return (self.shape[0] * self.pixel_size, self.shape[1] * self.pixel_size)
 
 
-def build_specimen(scene: AtomicScene, rng: np.random.Generator, margin: float = MARGIN) -> Specimen:
-    """The atoms of ``scene`` over its field plus ``margin`` on each side (positions shifted by +margin)."""
+def fast_size(n: int) -> bool:
+    """Whether ``n`` has no prime factor above 7 (an FFT of such a length is fast: a side with a large
+    prime factor, 2 x 223 or 8 x 71, costs 3-6 times as much)."""
+    for p in (2, 3, 5, 7):
+        while n % p == 0:
+            n //= p
+    return n == 1
+
+
+def padding(scene: AtomicScene, margin: float = MARGIN) -> int:
+    """Pixels simulated beyond each edge of the field: at least ``margin`` Å, widened (by up to 64) until
+    the sides of the internal grid are fast FFT lengths (:func:`fast_size`) at the same internal sampling."""
+    pad0 = max(0, math.ceil(margin / scene.pixel_size - 1e-6))
+
+    def factor(pad: int) -> int:
+        big = (scene.shape[0] + 2 * pad, scene.shape[1] + 2 * pad)
+        return oversampling(scene.modality, scene.pixel_size, big, scene.probe, scene.optics)
+
+    n0 = factor(pad0)
+    for pad in range(pad0, pad0 + 65):
+        n = factor(pad)
+        if n == n0 and all(fast_size(side + 2 * pad) and fast_size((side + 2 * pad) * n) for side in scene.shape):
+            return pad
+    return pad0
+
+
+def build_specimen(scene: AtomicScene, rng: np.random.Generator, margin: float | None = None) -> Specimen:
+    """The atoms of ``scene`` over its field plus ``margin`` on each side (positions shifted by +margin).
+    ``margin`` None: the whole internal grid of :func:`render` (:func:`padding` pixels; at least
+    :data:`MARGIN` Å), so no vacuum separates the specimen from its periodic copies."""
+    margin = padding(scene) * scene.pixel_size if margin is None else margin
     field_ = scene.field
     if scene.kind == "particles":
         sym, pos = spm.particles_on_support(
@@ -90,9 +119,11 @@ def build_specimen(scene: AtomicScene, rng: np.random.Generator, margin: float =
     return spm.to_specimen(sym, pos, (field_[0] + 2 * margin, field_[1] + 2 * margin))
 
 
-def render(specimen: Specimen, scene: AtomicScene, margin: float = MARGIN) -> np.ndarray:
-    """Image ``specimen`` (built with ``margin``) as ``scene`` says and crop the field."""
-    pad = int(math.ceil(margin / scene.pixel_size))
+def render(specimen: Specimen, scene: AtomicScene, margin: float | None = None) -> np.ndarray:
+    """Image ``specimen`` (built with ``margin``; None: :func:`build_specimen`'s default) as ``scene``
+    says and crop the field. The internal grid reaches :func:`padding` pixels beyond the field."""
+    margin = padding(scene) * scene.pixel_size if margin is None else margin
+    pad = padding(scene, margin)
     shift = pad * scene.pixel_size - margin  # the field starts exactly at pixel ``pad``
     moved = Specimen(specimen.symbols, specimen.positions + np.array([shift, shift, 0.0]), specimen.field)
     big = (scene.shape[0] + 2 * pad, scene.shape[1] + 2 * pad)
