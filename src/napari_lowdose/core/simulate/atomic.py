@@ -21,10 +21,11 @@ come back to the requested pixel size; the multislice runs in single precision (
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.fft as sfft
+from scipy import ndimage
 
 from ..errors import LowdoseError
 from .optics import HRTEMOptics, STEMProbe, electron_wavelength, interaction_parameter
@@ -146,15 +147,60 @@ def irfft2_every(spectrum: np.ndarray, grid: tuple[int, int], n: int) -> np.ndar
 
 @dataclass(frozen=True)
 class Multislice:
-    """Multislice settings: slice thickness (Å), absorption as a fraction of the phase, thermal rms (Å)."""
+    """Multislice settings: slice thickness (Å), absorption as a fraction of the phase, thermal rms (Å).
+
+    Strong columns (heavy, dense, thick: the summed atomic number of the strongest column, see
+    :func:`strongest_column`, at least ``strong_column``) channel: there a static Debye-Waller-damped
+    potential on a coarse grid parts from the frozen-phonon average (Au [001] at 5 nm: Pearson r 0.52
+    against abTEM). :func:`render_hrtem` then averages ``frozen_phonons`` configurations (atoms displaced
+    by ``thermal_sigma`` rms along x, y and z, from ``seed``; no damping) on an internal grid at least as
+    fine as ``strong_sampling`` Å (the side at most ``strong_grid`` points). ``strong_column = inf``:
+    never."""
 
     slice_thickness: float = 10.0
     absorption: float = 0.05
     thermal_sigma: float = 0.08
+    strong_column: float = 650.0  #: summed atomic number of a column from which frozen phonons are used
+    frozen_phonons: int = 2  #: configurations averaged for strong columns
+    strong_sampling: float = 0.2  #: Å, internal sampling for strong columns (at most)
+    strong_grid: int = 1024  #: largest internal grid side for strong columns (pixels)
+    seed: int = 0  #: of the frozen-phonon displacements
 
     def __post_init__(self) -> None:
         if not (self.slice_thickness > 0 and 0 <= self.absorption < 1 and self.thermal_sigma >= 0):
             raise LowdoseError("multislice: slice thickness > 0, absorption in [0, 1), thermal sigma >= 0")
+        if not (self.strong_column > 0 and self.frozen_phonons >= 1 and self.strong_sampling > 0 and self.strong_grid >= 8):
+            raise LowdoseError("multislice: strong column > 0, frozen phonons >= 1, strong sampling > 0 Å, strong grid >= 8")
+
+
+COLUMN_BIN = 0.4  #: Å, the lateral bins of :func:`strongest_column`
+
+
+def strongest_column(specimen: Specimen) -> float:
+    """The summed atomic number of the specimen's strongest atomic column: the largest 2 x 2 sum over a
+    cloud-in-cell grid of 0.4 Å bins (periodic; atoms within about 0.4-0.8 Å of each other laterally
+    count as one column). Au [001]: 79 per 4.08 Å of thickness (5 nm: 948); SrTiO3 [001] 5 nm: 494."""
+    if not len(specimen.positions):
+        return 0.0
+    grid = (max(3, math.ceil(specimen.field[0] / COLUMN_BIN)), max(3, math.ceil(specimen.field[1] / COLUMN_BIN)))
+    bins = deposit(specimen.positions[:, [1, 0]], specimen.numbers().astype(np.float64), grid, COLUMN_BIN)
+    return float(ndimage.uniform_filter(bins, 2, mode="wrap").max() * 4)
+
+
+def _smooth(n: int) -> bool:
+    for p in (2, 3, 5, 7):
+        while n % p == 0:
+            n //= p
+    return n == 1
+
+
+def strong_oversampling(pixel_size: float, shape: tuple[int, int], n: int, ms: Multislice) -> int:
+    """Internal grid points per pixel for strong columns: at least ``n``, fine enough for
+    ``ms.strong_sampling`` where ``ms.strong_grid`` allows; a product of 2, 3, 5, 7 (fast FFTs)."""
+    need = max(n, math.ceil(pixel_size / ms.strong_sampling - 1e-9))
+    cap = max(n, min(ms.strong_grid, MAX_GRID) // max(shape))
+    up = next(m for m in range(need, need + 8) if _smooth(m))
+    return up if up <= cap else max(n, next(m for m in range(cap, 0, -1) if _smooth(m)))
 
 
 def exit_wave(specimen: Specimen, sampling: float, grid: tuple[int, int], voltage_kv: float, ms: Multislice = Multislice()) -> np.ndarray:
@@ -204,15 +250,27 @@ def _exit_wave_ft(specimen: Specimen, sampling: float, grid: tuple[int, int], vo
 
 def render_hrtem(specimen: Specimen, pixel_size: float, shape: tuple[int, int], optics: HRTEMOptics = HRTEMOptics(), ms: Multislice = Multislice()) -> np.ndarray:
     """The HRTEM image intensity relative to the incident beam (about 1), float32 (ny, nx); each pixel
-    is the mean over its area."""
+    is the mean over its area. Strong columns: frozen phonons on a finer grid (:class:`Multislice`)."""
     _check_grid(pixel_size, shape)
     n = oversampling("hrtem", pixel_size, shape, None, optics)
+    configs = [specimen]
+    if strongest_column(specimen) >= ms.strong_column:
+        n = strong_oversampling(pixel_size, shape, n, ms)
+        rng = np.random.default_rng(ms.seed)
+        configs = [replace(specimen, positions=specimen.positions + rng.normal(0.0, ms.thermal_sigma, specimen.positions.shape))
+                   for _ in range(ms.frozen_phonons)]
+        ms = replace(ms, thermal_sigma=0.0)  # the displacements, not a damping, model the vibrations
     s = pixel_size / n
     grid = (shape[0] * n, shape[1] * n)
-    wave = _exit_wave_ft(specimen, s, grid, optics.voltage_kv, ms)
-    wave *= optics.ctf(grid, s, np.complex64)
-    wave = sfft.ifft2(wave, overwrite_x=True)
-    image = wave.real**2 + wave.imag**2
+    ctf = optics.ctf(grid, s, np.complex64)
+    image = np.zeros(grid, np.float32)
+    for config in configs:
+        wave = _exit_wave_ft(config, s, grid, optics.voltage_kv, ms)
+        wave *= ctf
+        wave = sfft.ifft2(wave, overwrite_x=True)
+        image += wave.real**2 + wave.imag**2
+    if len(configs) > 1:
+        image /= len(configs)
     if n > 1:
         image = image.reshape(shape[0], n, shape[1], n).mean(axis=(1, 3), dtype=np.float64)
     return image.astype(np.float32)
