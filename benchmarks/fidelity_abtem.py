@@ -5,8 +5,10 @@
 For every fidelity scene (``set == "fidelity"``: zone-axis crystals in periodic cells, written by
 ``benchmarks/abtem/scenes.py`` and simulated by ``benchmarks/abtem/simulate_abtem.py``), the project's
 simulator renders the same atoms with the same probe / optics (HAADF: incoherent, Z^1.7; HRTEM:
-multislice with the Lobato potentials, no absorption, the scene's defocus converted from the entrance to
-the exit surface), the two images are registered by a sub-pixel rigid shift (periodic cells: a circular
+multislice with the Lobato potentials, no absorption, strong columns with the simulator's default frozen
+phonons; the defocus is applied to the exit wave, as abTEM's CTF applies it: our exit plane is the last
+slice's entrance, abTEM's the cell's end, which moves gold [001] 5 nm from r 0.517 to 0.523 only, see
+``hrtem_factors.py``), the two images are registered by a sub-pixel rigid shift (periodic cells: a circular
 shift) and compared by Pearson r; the ratio of mean signals is reported too (the incoherent model's
 cross-section is a free scale). Goals: HAADF r >= 0.95 for <= 10 nm, HRTEM r >= 0.9 for <= 5 nm.
 """

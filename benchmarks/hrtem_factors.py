@@ -100,7 +100,10 @@ def image(meta: dict, atoms, v: Variant, seed: int = 0) -> np.ndarray:
     s = px / n
     grid = (shape[0] * n, shape[1] * n)
     if v.grid_points:
-        n, s, grid = 0, px * shape[0] / v.grid_points, (v.grid_points, v.grid_points)
+        n, s = 0, px * shape[0] / v.grid_points  # along x the nearest whole number of points at this sampling
+        grid = (v.grid_points, int(round(v.grid_points * shape[1] / shape[0])))
+        if abs(grid[1] * s - shape[1] * px) > 1e-6 * shape[1] * px:
+            raise SystemExit(f"grid {v.grid_points}: no whole number of points along x at {s:.4f} Å; choose another")
     symbols = np.array(atoms.get_chemical_symbols())
     pos0 = atoms.get_positions()
     cell_z = float(atoms.cell.lengths()[2])
@@ -124,6 +127,22 @@ def image(meta: dict, atoms, v: Variant, seed: int = 0) -> np.ndarray:
     return fourier_resample(total, shape)
 
 
+def sweep(meta: dict, atoms, cuts: list[float]) -> None:
+    from napari_lowdose.core.simulate.atomic import Specimen, strongest_column
+
+    px, shape = float(meta["pixel_size"]), tuple(meta["shape"])
+    for cut in cuts:
+        part = atoms[atoms.positions[:, 2] < cut]
+        spec = Specimen(np.array(part.get_chemical_symbols()), part.get_positions(), (shape[0] * px, shape[1] * px))
+        accurate = image(meta, part, Variant("accurate", oversample=2, frozen_phonons=8))
+        r = {}
+        for name, v in (("static", Variant("static")), ("fp2", Variant("fp2", oversample=max(1, int(np.ceil(px / 0.204))), frozen_phonons=2))):
+            img = image(meta, part, v, seed=5)
+            r[name] = float(np.corrcoef(register(img, accurate).ravel(), accurate.ravel())[0, 1])
+        print(f"atoms below z = {cut:5.1f} Å: thickness {np.ptp(part.positions[:, 2]):5.1f} Å, strongest column {strongest_column(spec):5.0f}: "
+              f"r against 8 frozen phonons (half-pixel grid): static damped (pixel grid) {r['static']:.3f}, 2 frozen phonons (grid {px / max(1, int(np.ceil(px / 0.204))):.3f} Å) {r['fp2']:.3f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scene", default="fid_au_001_hrtem_05nm")
@@ -131,10 +150,16 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="comma-separated variant names")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--seeds", type=int, default=3, help="frozen-phonon variants: r averaged over this many seeds")
+    parser.add_argument("--thickness-sweep", type=float, nargs="+", default=None, metavar="Z",
+                        help="instead: keep the atoms below each Z (Å) and compare, with no abTEM image, the static damped model "
+                             "and 2 frozen phonons (a grid of at most 0.204 Å: a whole number of points per pixel) against 8 frozen phonons on a 0.125 Å grid (the strong-column threshold)")
     args = parser.parse_args()
     path = next(p for p in args.data.rglob(f"{args.scene}.json"))
     meta, atoms = load_scene(path)
     ref = find_reference(meta, args.data)
+    if args.thickness_sweep:
+        sweep(meta, atoms, args.thickness_sweep)
+        return
     base = Variant("simulator before issue 16's fix (0.251 Å, 4 Å slices, Debye-Waller)", slice_thickness=4.0)
     side = int(meta["shape"][0])
     field = side * float(meta["pixel_size"])

@@ -214,6 +214,7 @@ def random_atomic_scene(rng: np.random.Generator, modality: str, size: int, pixe
         convergence_mrad=float(rng.uniform(0.05, 0.4)),
         focal_spread=float(rng.uniform(15, 50)),
     )
-    ms = Multislice(slice_thickness=10.0, absorption=float(rng.uniform(0.02, 0.1)), thermal_sigma=float(rng.uniform(0.05, 0.12)))
+    # strong columns: one frozen-phonon configuration on a grid of at most 768 points (cost as the static model's)
+    ms = Multislice(slice_thickness=10.0, absorption=float(rng.uniform(0.02, 0.1)), thermal_sigma=float(rng.uniform(0.05, 0.12)), frozen_phonons=1, strong_grid=768)
     return AtomicScene(structure, kind, "hrtem", (size, size), px, zone, float(rng.uniform(0, 360)), float(rng.uniform(0, 20)), thickness,
                        support=str(rng.choice(["C", "C", "SiN"])), support_thickness=float(rng.uniform(0, 40)), defects=defects, optics=optics, multislice=ms, **extra)
