@@ -147,7 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scene", default="fid_au_001_hrtem_05nm")
     parser.add_argument("--data", type=Path, default=ROOT)
-    parser.add_argument("--only", default=None, help="comma-separated variant names")
+    parser.add_argument("--only", default=None, help="variant names separated by semicolons")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--seeds", type=int, default=3, help="frozen-phonon variants: r averaged over this many seeds")
     parser.add_argument("--thickness-sweep", type=float, nargs="+", default=None, metavar="Z",
@@ -182,7 +182,7 @@ def main() -> None:
     for st, planes in ((2.039, True), (10.0, False)):
         variants.append(replace(base, name=f"2 frozen phonons, grid 80, slices {st:g} Å", grid_points=80, frozen_phonons=2, slice_thickness=st, planes=planes))
     if args.only:
-        keep = set(args.only.split(","))
+        keep = set(args.only.split(";"))
         variants = [v for v in variants if v.name in keep]
     rows = []
     for v in variants:
