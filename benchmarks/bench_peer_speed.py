@@ -5,7 +5,9 @@ tk-r-em (sfr_hrstem), side by side in one run, one thread each.
 
 Each tool runs in a fresh process on the same file (a simulated atomic-resolution HAADF image, raw
 counts): ours is ``napari-lowdose denoise FILE.tif -o DIR --model M --device cpu`` (reading, tiled
-inference, writing), tk-r-em is ``benchmarks/peers/run_tkrem.py --time FILE.npy`` in its own venv
+inference, writing) three times: the network alone (``--guard off``), as a user runs it (``--guard auto``:
+the guard runs where it can tell the detector gain from the image) and with the guard forced on (``--guard
+on --gain 1 --offset 0``: 5 more network runs on a 512² crop), tk-r-em is ``benchmarks/peers/run_tkrem.py --time FILE.npy`` in its own venv
 (``bash benchmarks/peers/setup_tkrem.sh``). Reported: wall and CPU seconds and peak resident memory of
 each whole process (``resource.getrusage(RUSAGE_CHILDREN)``), and the ratios tk-r-em / ours.
 """
@@ -61,11 +63,15 @@ def main() -> None:
         write_image(tif, counts, pixel_size=scene.pixel_size)
         np.save(npy, counts.astype(np.float32))
         # ours first (the smaller process), because RUSAGE_CHILDREN's ru_maxrss is a running maximum
-        ours = run([str(Path(sys.executable).with_name("napari-lowdose")), "denoise", str(tif), "-o", str(tmp / "out"), "--model", args.model, "--device", "cpu"], env)
+        cli = [str(Path(sys.executable).with_name("napari-lowdose")), "denoise", str(tif), "--model", args.model, "--device", "cpu"]
+        variants = {"network (--guard off)": ["--guard", "off"], "default (--guard auto)": ["--guard", "auto"],
+                    "with the guard (--guard on)": ["--guard", "on", "--gain", "1", "--offset", "0"]}
+        runs = {k: run(cli + ["-o", str(tmp / f"out{i}")] + v, env) for i, (k, v) in enumerate(variants.items())}
         peer = run([str(TKREM_PY), str(ROOT / "benchmarks" / "peers" / "run_tkrem.py"), "--time", str(npy), "--model", "sfr_hrstem", "--threads", "1"], env)
-    print(json.dumps({"image": f"{args.size}x{args.size}", "ours": {"model": args.model, **ours}, "tk-r-em": {"model": "sfr_hrstem", **peer}}, indent=1))
-    print(f"tk-r-em / ours: wall {peer['wall_s'] / ours['wall_s']:.2f}x, CPU {peer['cpu_s'] / ours['cpu_s']:.2f}x, "
-          f"peak memory {peer['peak_rss_mb'] / ours['peak_rss_mb']:.2f}x (goal: CPU >= 3x)")
+    print(json.dumps({"image": f"{args.size}x{args.size}", "ours": {"model": args.model, **runs}, "tk-r-em": {"model": "sfr_hrstem", **peer}}, indent=1))
+    for name, ours in runs.items():
+        print(f"tk-r-em / ours {name}: wall {peer['wall_s'] / ours['wall_s']:.2f}x, CPU {peer['cpu_s'] / ours['cpu_s']:.2f}x, "
+              f"peak memory {peer['peak_rss_mb'] / ours['peak_rss_mb']:.2f}x (goal: CPU >= 3x)")
 
 
 if __name__ == "__main__":

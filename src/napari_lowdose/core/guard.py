@@ -37,11 +37,14 @@ WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))  #: the network's share in
 @dataclass(frozen=True)
 class GuardConfig:
     """``folds``: K of the thinning (each fold's network run sees (K − 1)/K of the electrons);
-    ``max_side``: px, the blend is chosen on a central crop at most this large (the K network runs);
+    ``max_side``: px, the blend is chosen on a central crop at most this large (the K network runs: on a
+    2048² image, 256² cost less than the run-to-run noise of a few %, benchmarks/bench_peer_speed.py); ``gain_side``: px,
+    the crop the detector gain is estimated from when it is not given;
     ``sigmas`` (px) and ``weights`` (the network's share): the blends tried."""
 
     folds: int = 5
-    max_side: int = 512
+    max_side: int = 256
+    gain_side: int = 512
     sigmas: tuple[float, ...] = SIGMAS
     weights: tuple[float, ...] = WEIGHTS
     seed: int = 0
@@ -49,8 +52,8 @@ class GuardConfig:
     def __post_init__(self) -> None:
         if not 2 <= self.folds <= 20:
             raise LowdoseError(f"the guard needs 2 to 20 folds, got {self.folds}")
-        if self.max_side < 32:
-            raise LowdoseError(f"the guard's crop must be at least 32 px, got {self.max_side}")
+        if min(self.max_side, self.gain_side) < 32:
+            raise LowdoseError(f"the guard's crops must be at least 32 px, got {self.max_side} and {self.gain_side}")
         if not self.sigmas or min(self.sigmas) <= 0:
             raise LowdoseError("the guard's Gaussian widths must be positive")
         if not self.weights or min(self.weights) < 0 or max(self.weights) > 1:
@@ -181,7 +184,7 @@ def iter_guard_plane(image: np.ndarray, denoised: np.ndarray, network: Callable[
     plane = np.asarray(image, np.float64)
     try:
         if gain is None or offset is None:
-            est = estimate_gain(_crop(plane, config.max_side))
+            est = estimate_gain(_crop(plane, config.gain_side))
             if not est.identifiable:  # thinning needs Poisson counts: a wrong scale biases the choice
                 se = f"±{est.gain_se:.0%}" if np.isfinite(est.gain_se) else "not at all"
                 return (np.asarray(denoised, np.float32), None,
