@@ -170,7 +170,7 @@ def prepare_pair(noisy, reference=None, name: str = "pair", correct_shift: bool 
     counts = _is_counts(n) and _is_counts(r)
     if counts:  # electron counts stay counts: whole-pixel shifts only (a sub-pixel one would interpolate them)
         dy, dx = float(np.rint(dy)), float(np.rint(dx))
-    if correct_shift and max(abs(dy), abs(dx)) >= max(min_shift, 1.0 if counts else 0.0):
+    if correct_shift and max(abs(dy), abs(dx)) >= min_shift:  # for counts: a whole pixel or more
         if counts:
             r = np.roll(r, (int(dy), int(dx)), axis=(0, 1))
         else:

@@ -203,12 +203,25 @@ class Denoiser4D:
     def resolved_finish(self, data=None) -> str:
         """The configured finish, "auto" resolved: "thin" for a scan of electron counts that fits in
         memory, "fuse" otherwise (a larger scan is never read to decide)."""
-        if self.config.finish != "auto":
-            return self.config.finish
-        from .thin import MAX_VALUES, is_counts
+        return self._finish_and_counts(self.data if data is None else data)[0]
 
-        data = self.data if data is None else data
-        return "thin" if int(np.prod(data.shape)) <= MAX_VALUES and is_counts(data) else "fuse"
+    def _finish_and_counts(self, data) -> tuple[str, np.ndarray | None]:
+        """(the finish to run, the scan's counts when it is "thin"): the counts are read once, both to
+        decide "auto" and for the thinned finish itself."""
+        finish = self.config.finish
+        if finish not in ("auto", "thin"):
+            return finish, None
+        from .thin import MAX_VALUES, check_size, counts_of
+
+        if finish == "thin":  # asked for: one sentence when it cannot run
+            check_size(data.shape, self.name)
+            return "thin", counts_of(np.maximum(np.asarray(data, np.float32), 0), self.name)
+        if int(np.prod(data.shape)) > MAX_VALUES:
+            return "fuse", None
+        try:
+            return "thin", counts_of(data, self.name)
+        except LowdoseError:  # not counts (gain-scaled, dark-subtracted): the fusion needs none
+            return "fuse", None
 
     def __init__(self, data, config: Denoise4DConfig | None = None, name: str = "4D-STEM data") -> None:
         self.config = cfg = config or Denoise4DConfig()
@@ -381,8 +394,8 @@ class Denoiser4D:
         start = time.perf_counter()
         step = self.config.chunk_rows
         acc = np.zeros(data.shape[2:], np.float64)
-        finish = self.resolved_finish(data)
-        share = 0.9 if finish not in ("none", "thin") else (0.5 if finish == "thin" else 1.0)
+        finish, counts = self._finish_and_counts(data)
+        share = {"none": 1.0, "thin": 0.5}.get(finish, 0.9)  # of the progress bar spent applying the network
         fusion = BandFusion(tuple(data.shape[2:])) if finish == "fuse" else None
         for r0 in range(0, ny, step):
             r1 = min(ny, r0 + step)
@@ -401,10 +414,8 @@ class Denoiser4D:
             yield Denoise4DProgress("apply", len(self.nets) - 1, ny, 1.0, math.nan, None, self.best_val[-1], time.perf_counter() - start,
                                     "centre counts put back, mean weight per band (fine to coarse): " + ", ".join(f"{v:.2f}" for v in w))
         elif finish == "thin":
-            from .thin import check_size, counts_of, network_blend
+            from .thin import network_blend
 
-            check_size(data.shape, self.name)
-            counts = counts_of(np.maximum(np.asarray(data, np.float32), 0), self.name)
             est, choice = network_blend(counts, np.asarray(out, np.float32))
             out[...] = est
             yield Denoise4DProgress("apply", len(self.nets) - 1, ny, 1.0, math.nan, None, self.best_val[-1], time.perf_counter() - start,

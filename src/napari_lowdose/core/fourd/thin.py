@@ -105,15 +105,6 @@ def counts_of(data, name: str = "4D-STEM data") -> np.ndarray:
     return r.astype(np.int64)
 
 
-def is_counts(data) -> bool:
-    """Whether ``data`` are electron counts (finite, non-negative integers); reads all of it."""
-    try:
-        counts_of(data)
-    except LowdoseError:
-        return False
-    return True
-
-
 def pca_basis(x: np.ndarray, max_rank: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean (p,) and the first ``max_rank`` principal directions (r, p), orthonormal rows, of ``x``
     (n, p), from the eigenvectors of the smaller of the two Gram matrices."""
