@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 
 from napari_lowdose.core.simulate import scene as scn  # noqa: E402
 from napari_lowdose.core.simulate import specimen as spm  # noqa: E402
-from napari_lowdose.core.simulate.atomic import Specimen, render_haadf, render_hrtem  # noqa: E402
+from napari_lowdose.core.simulate.atomic import Specimen  # noqa: E402
 from napari_lowdose.core.train import SimDistribution  # noqa: E402
 
 
@@ -34,15 +34,7 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 def render_old(specimen: Specimen, scene: scn.AtomicScene, margin: float) -> np.ndarray:
     """The render before the change: pad = ceil(margin / pixel size), whatever its FFT length."""
-    pad = math.ceil(margin / scene.pixel_size)
-    shift = pad * scene.pixel_size - margin
-    moved = Specimen(specimen.symbols, specimen.positions + np.array([shift, shift, 0.0]), specimen.field)
-    big = (scene.shape[0] + 2 * pad, scene.shape[1] + 2 * pad)
-    if scene.modality == "haadf":
-        image = render_haadf(moved, scene.pixel_size, big, scene.probe, scene.detector)
-    else:
-        image = render_hrtem(moved, scene.pixel_size, big, scene.optics, scene.multislice)
-    return image[pad : pad + scene.shape[0], pad : pad + scene.shape[1]].astype(np.float64)
+    return scn.render(specimen, scene, margin, pad=math.ceil(margin / scene.pixel_size)).astype(np.float64)
 
 
 def main() -> None:

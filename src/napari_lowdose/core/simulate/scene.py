@@ -119,11 +119,12 @@ def build_specimen(scene: AtomicScene, rng: np.random.Generator, margin: float |
     return spm.to_specimen(sym, pos, (field_[0] + 2 * margin, field_[1] + 2 * margin))
 
 
-def render(specimen: Specimen, scene: AtomicScene, margin: float | None = None) -> np.ndarray:
+def render(specimen: Specimen, scene: AtomicScene, margin: float | None = None, pad: int | None = None) -> np.ndarray:
     """Image ``specimen`` (built with ``margin``; None: :func:`build_specimen`'s default) as ``scene``
-    says and crop the field. The internal grid reaches :func:`padding` pixels beyond the field."""
+    says and crop the field. The internal grid reaches ``pad`` pixels beyond the field (None:
+    :func:`padding`)."""
     margin = padding(scene) * scene.pixel_size if margin is None else margin
-    pad = padding(scene, margin)
+    pad = padding(scene, margin) if pad is None else pad
     shift = pad * scene.pixel_size - margin  # the field starts exactly at pixel ``pad``
     moved = Specimen(specimen.symbols, specimen.positions + np.array([shift, shift, 0.0]), specimen.field)
     big = (scene.shape[0] + 2 * pad, scene.shape[1] + 2 * pad)
