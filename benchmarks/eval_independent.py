@@ -132,7 +132,7 @@ def main() -> None:
 
             t0 = time.perf_counter()
             net = res["ours"] if "ours" in res else denoise(v.noisy, model)
-            if guard_by_default(model.card, v.pixel_size):  # raw counts (as tk-r-em is fed): gain 1, offset 0
+            if guard_by_default(model.card, v.pixel_size, v.noisy):  # raw counts (as tk-r-em is fed): gain 1, offset 0
                 res["guard"], _, note = guard_plane(v.noisy, net, lambda x: denoise(x, model), 1.0, 0.0)
             else:
                 res["guard"], note = net, "inside the model's range: no guard"

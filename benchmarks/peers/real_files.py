@@ -117,7 +117,7 @@ def ours(images: dict[str, np.ndarray], info: dict, replace: dict[str, str]) -> 
         t = time.perf_counter()
         out[k] = denoise(a, model)
         note = "no guard (--guard auto: inside the model's range)"
-        if guard_by_default(model.card, info[k]["pixel_A"]):
+        if guard_by_default(model.card, info[k]["pixel_A"], a):
             out[k], _, note = guard_plane(a, out[k], lambda x: denoise(x, model))
         info[k].update(ours_model=name, ours_why=why, ours_guard=note, ours_seconds=round(time.perf_counter() - t, 2))
         print(f"{k}: {note}", flush=True)

@@ -140,7 +140,7 @@ def cmd_denoise(args, bar_class) -> int:
                 bar.close()
             notes = list(denoiser.notes[seen:])
             guard = getattr(args, "guard", "off")
-            if guard == "on" or (guard == "auto" and guard_by_default(model.card, image.pixel_size)):
+            if guard == "on" or (guard == "auto" and guard_by_default(model.card, image.pixel_size, image.data if image.data.ndim == 2 else None)):
                 result, guard_note = _guarded(image, result, denoiser, args)
                 notes.append(guard_note)
             for n in notes:

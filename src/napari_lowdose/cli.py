@@ -496,9 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="first adapt the model to each image for this long (self-supervised, on the image itself); "
                     "the adapted weights are used only if they beat the model on a held-out strip (default 0: off)")
     dn.add_argument("--guard", default="auto", choices=["auto", "on", "off"],
-                    help="blend the network with a Gaussian filter as much as the image's own electrons prefer (Poisson thinning, "
-                    "5 extra network runs on a 512 px crop); auto (default): where the image lies outside the model's trained range, and "
-                    "with models trained on electron counts (haadf-atomic)")
+                    help="blend the network with a Gaussian or a lattice (Wiener) filter as much as the image's own electrons prefer "
+                    "(Poisson thinning, 5 extra network runs on a 256 px crop); auto (default): where the image lies outside the model's "
+                    "trained range, with models trained on electron counts (haadf-atomic), and on images of counts without scan noise")
     dn.add_argument("--gain", type=float, default=None, metavar="ADU/e", help="detector gain for the guard (default: estimated from the image)")
     dn.add_argument("--offset", type=float, default=None, metavar="ADU", help="detector offset for the guard (default: estimated)")
     dn.add_argument("--tile", type=int, default=None, help="tile size in pixels (default: chosen for the device)")

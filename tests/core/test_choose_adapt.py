@@ -115,3 +115,12 @@ def test_the_guard_runs_by_default_outside_the_range_and_for_counting_models():
     assert not guard_by_default(load_model("haadf").card, 2.0)  # inside its range, analogue detector with artifacts
     assert guard_by_default(load_model("haadf").card, 0.22)  # outside its range
     assert not guard_by_default(load_model("hrtem").card, 1.0)
+    # an image of counts (whole numbers, white noise) inside the range: the guard can split its electrons
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(3.0, (256, 256)).astype(np.float32)
+    assert guard_by_default(load_model("haadf").card, 2.0, counts) and guard_by_default(load_model("hrtem").card, 1.0, counts)
+    # analogue STEM: ADU with an offset (whole numbers or not), or counts smeared along the fast scan (afterglow)
+    assert not guard_by_default(load_model("haadf").card, 2.0, 100.0 + 7.3 * counts)
+    assert not guard_by_default(load_model("haadf").card, 2.0, (100 + 10 * counts).astype(np.uint16))
+    smeared = np.rint(counts + 0.8 * np.roll(counts, 1, axis=1))
+    assert not guard_by_default(load_model("haadf").card, 2.0, smeared)

@@ -247,7 +247,10 @@ def test_guard_runs_on_the_result_and_says_what_it_chose(qtbot, setup, small_mod
 
     viewer, widget, data = setup
     viewer.layers["noisy"].metadata[DETECTOR_KEY] = {"gain": 1.0, "offset": 0.0, "source": "typed"}  # Poisson counts
-    assert not widget._guarded(viewer.layers["noisy"])  # auto: this model's card records no range
+    assert widget._guarded(viewer.layers["noisy"])  # auto: an image of counts without scan noise
+    viewer.layers["noisy"].data = (100.0 + 7.0 * data).astype(np.float32)
+    assert not widget._guarded(viewer.layers["noisy"])  # ADU, and this model's card records no range
+    viewer.layers["noisy"].data = data
     widget.guard.setCurrentIndex(widget.guard.findData("on"))
     widget.run()
     with qtbot.waitSignal(widget.worker.finished, timeout=120000):

@@ -147,11 +147,36 @@ def choose_model(mode: str | None, pixel_size: float | None = None) -> tuple[str
     return name, f"{BUNDLED_MODELS[name]} model, {why}"
 
 
-def guard_by_default(card: ModelCard, pixel_size: float | None) -> bool:
-    """Whether ``--guard auto`` runs the Gaussian guard (:mod:`.guard`): where the image's pixel size lies
-    outside the card's trained range, and for models trained on electron counts (their images are counts
-    without scan artifacts, which is what the guard's Poisson thinning needs)."""
+def guard_by_default(card: ModelCard, pixel_size: float | None, plane=None) -> bool:
+    """Whether ``--guard auto`` runs the guard (:mod:`.guard`): where the image's pixel size lies outside
+    the card's trained range, for models trained on electron counts (their images are counts without
+    scan artifacts, which is what the guard's Poisson thinning needs), and for any image ``plane`` (y, x)
+    that holds counts: whole numbers >= 0 whose noise is white (:func:`counts_without_scan_noise`)."""
     if range_note(card, pixel_size) is not None:
         return True
     dist = (card.trained_on or {}).get("distribution")
-    return isinstance(dist, dict) and bool(dist.get("atomic_counting"))
+    if isinstance(dist, dict) and bool(dist.get("atomic_counting")):
+        return True
+    return plane is not None and counts_without_scan_noise(plane)
+
+
+def counts_without_scan_noise(plane) -> bool:
+    """Whether one image (y, x) holds detected electrons the guard can split: whole numbers, none below 0,
+    not all 0, white noise whose variance (the spectrum's corners, :func:`.refine.white_noise_variance`)
+    matches the mean as Poisson counts' does (within a factor 1.5), and no scan noise (detector afterglow
+    or scan-line streaks: :func:`.refine.scan_noise`). Analogue STEM images (ADU with a gain and an
+    offset, streaks) are not."""
+    import numpy as np
+
+    from .refine import scan_noise, white_noise_variance
+
+    a = np.asarray(plane)
+    if a.ndim != 2 or a.size == 0:
+        return False
+    if not np.issubdtype(a.dtype, np.integer):
+        if not np.issubdtype(a.dtype, np.floating) or not np.all(np.isfinite(a)) or not np.array_equal(a, np.rint(a)):
+            return False
+    mean = float(a.mean())
+    if a.min() < 0 or mean <= 0 or not 1 / 1.5 <= white_noise_variance(a) / mean <= 1.5:
+        return False
+    return scan_noise(a) == ""

@@ -1,25 +1,30 @@
-"""The Gaussian guard: on an image's own counts, whether the network beats a plain Gaussian filter, and
-the blend of the two that predicts held-out electrons best (Poisson thinning).
+"""The guard: on an image's own counts, whether the network beats classical filters, and the blend
+that predicts held-out electrons best (Poisson thinning).
 
 A pixel's detected electrons ``c ~ Poisson(λ)`` split at random into ``K`` folds (each electron to a
 fold with probability 1/K) are independent ``Poisson(λ/K)`` counts (Poisson thinning, "data fission").
-For each fold, the other ``K − 1`` folds are denoised (the network, and Gaussian filters of several
-widths) and scaled back to the full dose; the held-out fold then scores them without bias: its squared
-distance to ``estimate / K`` is, in expectation, the estimate's squared error plus a constant (the
-fold's own Poisson variance). The blend ``w · network + (1 − w) · Gaussian(σ)`` with the smallest held-out
-error over all folds is applied to the whole image (the network run once more on all the counts).
+For each fold, the other ``K − 1`` folds are denoised (the network; Gaussian filters of several widths;
+lattice filters, the empirical Wiener filters of :mod:`.spectrum.wiener`, which keep a crystal's Bragg
+peaks and remove the noise between them) and scaled back to the full dose; the held-out fold then
+scores them without bias: its squared distance to ``estimate / K`` is, in expectation, the estimate's
+squared error plus a constant (the fold's own Poisson variance). The blend ``w · network + (1 − w) ·
+filter`` with the smallest held-out error over all folds is chosen; then, the same way, how much of
+what the blend left out (the image less the blend, smoothed by a Gaussian) to put back: where a
+filter paints columns alike, the held-out electrons ask for each one's own deviation. The choice is
+applied to the whole image (the network run once more on all the counts).
 
-So a model asked to restore what it never learned (atomic columns it smears into rows, say) falls back
-towards the filter that the image's own data prefer, and the report says by how much the network won or
-lost. Needs counts: the detector gain and offset (given, or estimated by :mod:`.trust.gain`). The blend
-is chosen on the network run at (K − 1)/K of the dose, a little noisier than the final run.
+So a model asked to restore what it never learned (atomic columns it smears into rows, a crystal's
+lattice it breaks into isolated columns) falls back towards the filter that the image's own data
+prefer, and the report says by how much the network won or lost. Needs counts: the detector gain and
+offset (given, or estimated by :mod:`.trust.gain`). The blend is chosen on the network run at
+(K − 1)/K of the dose, a little noisier than the final run.
 
 Images are (y, x); widths in pixels.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -27,6 +32,7 @@ from scipy import ndimage
 
 from .errors import LowdoseError
 from .progress import drive
+from .spectrum.wiener import BANK, LatticeWiener, filter_image, filter_windows
 from .thinning import thin
 
 #: px: Gaussian widths tried, 0.5 px to about 12 px in steps of 15 %
@@ -40,13 +46,18 @@ class GuardConfig:
     ``max_side``: px, the blend is chosen on a central crop at most this large (the K network runs: on a
     2048² image, 256² cost less than the run-to-run noise of a few %, benchmarks/bench_peer_speed.py); ``gain_side``: px,
     the crop the detector gain is estimated from when it is not given;
-    ``sigmas`` (px) and ``weights`` (the network's share): the blends tried."""
+    ``sigmas`` (px), ``lattice`` (empirical Wiener filters, :mod:`.spectrum.wiener`; empty: Gaussians only)
+    and ``weights`` (the network's share): the blends tried."""
 
     folds: int = 5
     max_side: int = 256
     gain_side: int = 512
     sigmas: tuple[float, ...] = SIGMAS
     weights: tuple[float, ...] = WEIGHTS
+    lattice: tuple[LatticeWiener, ...] = BANK
+    lattice_window: int = 256
+    residual_shares: tuple[float, ...] = WEIGHTS
+    residual_sigmas: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -62,7 +73,9 @@ class GuardConfig:
 
 @dataclass(frozen=True)
 class GuardChoice:
-    """The blend chosen: the network's share ``weight``, the Gaussian's width ``sigma`` (px); the held-out
+    """The blend chosen: the network's share ``weight``, the Gaussian's width ``sigma`` (px), or a lattice
+    filter ``lattice`` (applied in windows of ``window`` px, y x, and only where the image's own held-out
+    electrons prefer it to the Gaussian, :func:`lattice_share`); the held-out
     errors (electrons² per pixel, fold noise included) of the blend, of the network alone and of the best
     Gaussian alone; ``network_vs_gaussian``: the network's held-out advantage over the best Gaussian (dB
     of the signal error, positive when the network wins)."""
@@ -75,6 +88,14 @@ class GuardChoice:
     noise: float  #: the held-out folds' own Poisson variance per pixel (the part of every error no estimate removes)
     network_vs_gaussian: float
     scores: dict = field(default_factory=dict, repr=False)
+    lattice: LatticeWiener | None = None
+    window: tuple[int, int] = (0, 0)
+    residual_share: float = 0.0  #: the share of the blend's residual (image − blend), smoothed, put back
+    residual_sigma: float = 0.0  #: px, the Gaussian that smooths it
+
+    @property
+    def filter_label(self) -> str:
+        return self.lattice.label if self.lattice is not None else f"Gaussian filter ({self.sigma:.2g} px)"
 
     @property
     def message(self) -> str:
@@ -82,10 +103,12 @@ class GuardChoice:
             return f"the network beat a Gaussian filter on this image's own held-out electrons ({self.network_vs_gaussian:+.1f} dB); kept as it is"
         if self.weight <= 0.0:
             how = f"beat the network ({self.network_vs_gaussian:+.1f} dB)" if self.network_vs_gaussian <= -0.05 else "did as well as the network"
-            return (f"on this image's own held-out electrons a Gaussian filter ({self.sigma:.2g} px) {how}: "
+            if self.lattice is not None:
+                how = "did better than the network and the best Gaussian filter"
+            return (f"on this image's own held-out electrons a {self.filter_label} {how}: "
                     "the result is that filter; the model does not fit this image")
-        return (f"the result blends the network ({self.weight:.0%}) with a Gaussian filter ({self.sigma:.2g} px), the mix this "
-                f"image's own held-out electrons preferred (network alone {self.network_vs_gaussian:+.1f} dB against the filter)")
+        return (f"the result blends the network ({self.weight:.0%}) with a {self.filter_label}, the mix this "
+                f"image's own held-out electrons preferred (network alone {self.network_vs_gaussian:+.1f} dB against a Gaussian filter)")
 
 
 def _crop(a: np.ndarray, side: int) -> np.ndarray:
@@ -106,28 +129,62 @@ def iter_choose(counts: np.ndarray, network: Callable[[np.ndarray], np.ndarray],
     if c.sum() < 10 * config.folds:
         raise LowdoseError("the image holds too few electrons to tell the network from a Gaussian filter")
     c = np.rint(_crop(c, config.max_side))
+    window = (min(config.lattice_window, c.shape[0]), min(config.lattice_window, c.shape[1]))
     rng = np.random.default_rng(config.seed)
     k = config.folds
     scale = k / (k - 1.0)
-    err = np.zeros((len(config.weights), len(config.sigmas)))
+    n_gauss, n_filters = len(config.sigmas), len(config.sigmas) + len(config.lattice)
+    # the held-out error of w · net + (1 − w) · f is mean((f − held) + w (net − f))²: three sums per filter
+    sums = np.zeros((3, n_filters))
     noise = 0.0
+    folds = []  # (held, rest, network) per fold, for the residual's choice
     for i, held in enumerate(thin(c, k, rng)):
         rest = c - held
         net = np.asarray(network(rest.astype(np.float32)), np.float64) * scale / k
-        gauss = np.stack([ndimage.gaussian_filter(rest, s, mode="reflect") for s in config.sigmas]) * scale / k
-        for iw, w in enumerate(config.weights):
-            err[iw] += (((w * net)[None] + (1.0 - w) * gauss - held[None]) ** 2).mean(axis=(1, 2))
+        folds.append((held, rest, net))
+        filtered = [ndimage.gaussian_filter(rest, s, mode="reflect") for s in config.sigmas]
+        filtered += filter_windows(rest, config.lattice, window) if config.lattice else []
+        for j, f in enumerate(filtered):
+            miss, gap = f * (scale / k) - held, net - f * (scale / k)
+            sums[:, j] += ((miss * miss).mean(), (miss * gap).mean(), (gap * gap).mean())
         noise += float(held.mean())  # E (held - λ/K)² = λ/K: the fold's Poisson variance
         yield i
-    err, noise = err / k, noise / k
+    sums, noise = sums / k, noise / k
+    w = np.asarray(config.weights, np.float64)[:, None]
+    err = sums[0][None] + 2 * w * sums[1][None] + w * w * sums[2][None]  # (weights, filters)
     iw, js = np.unravel_index(np.argmin(err), err.shape)
     net_err = float(err[list(config.weights).index(1.0)].min()) if 1.0 in config.weights else float("nan")
-    gauss_err = float(err[list(config.weights).index(0.0)].min()) if 0.0 in config.weights else float("nan")
+    gauss_err = float(err[list(config.weights).index(0.0), :n_gauss].min()) if 0.0 in config.weights else float("nan")
     # dB of the signal error (held-out error minus the fold noise), network against the best Gaussian
     # (floored at 1 % of the fold noise: the difference of two noisy errors can come out below 0)
     sig_net, sig_gauss = max(net_err - noise, 0.01 * noise), max(gauss_err - noise, 0.01 * noise)
-    return GuardChoice(float(config.weights[iw]), float(config.sigmas[js]), float(err[iw, js]), net_err, gauss_err, noise,
-                       float(10 * np.log10(sig_gauss / sig_net)), {"errors": err.tolist()})
+    lattice = config.lattice[js - n_gauss] if js >= n_gauss else None
+    sigma = config.sigmas[js] if lattice is None else config.sigmas[int(np.argmin(err[iw, :n_gauss]))]  # a lattice's fallback
+    choice = GuardChoice(float(config.weights[iw]), float(sigma), float(err[iw, js]),
+                         net_err, gauss_err, noise, float(10 * np.log10(sig_gauss / sig_net)), {"errors": err.tolist()},
+                         lattice, window)
+    share, width, error = _residual_choice(folds, choice, config)
+    return replace(choice, residual_share=share, residual_sigma=width, error=error) if share > 0 else choice
+
+
+def _residual_choice(folds, choice: GuardChoice, config: GuardConfig) -> tuple[float, float, float]:
+    """(share, σ px, held-out error) of the residual put back: the blend ``b`` of each fold's complement
+    plus ``share · Gaussian(σ)`` of what it left out (the complement, at the held-out fold's dose, less
+    ``b``), scored on the held-out folds like the blends. Where the blend paints columns alike (a lattice
+    filter averages unit cells) the held-out electrons ask for each column's own deviation back."""
+    k = len(folds)
+    sums = np.zeros((3, len(config.residual_sigmas)))
+    for held, rest, net in folds:
+        blend = apply(rest, net * (k - 1), choice) / (k - 1)  # the blend at the held-out fold's dose
+        miss = blend - held
+        for j, s in enumerate(config.residual_sigmas):
+            back = ndimage.gaussian_filter(rest / (k - 1) - blend, s, mode="reflect")
+            sums[:, j] += ((miss * miss).mean(), (miss * back).mean(), (back * back).mean())
+    sums /= k
+    a = np.asarray(config.residual_shares, np.float64)[:, None]
+    err = sums[0][None] + 2 * a * sums[1][None] + a * a * sums[2][None]
+    ia, js = np.unravel_index(np.argmin(err), err.shape)
+    return float(config.residual_shares[ia]), float(config.residual_sigmas[js]), float(err[ia, js])
 
 
 def choose(counts: np.ndarray, network: Callable[[np.ndarray], np.ndarray], config: GuardConfig = GuardConfig()) -> GuardChoice:
@@ -135,13 +192,22 @@ def choose(counts: np.ndarray, network: Callable[[np.ndarray], np.ndarray], conf
     return drive(iter_choose(counts, network, config))
 
 
-def apply(image: np.ndarray, denoised: np.ndarray, choice: GuardChoice) -> np.ndarray:
-    """The chosen blend on the whole image: ``weight · denoised + (1 − weight) · Gaussian(image, sigma)``
-    (both in the image's units: the blend is linear, so it holds in ADU as in electrons); float32."""
+def apply(image: np.ndarray, denoised: np.ndarray, choice: GuardChoice, gain: float = 1.0, offset: float = 0.0) -> np.ndarray:
+    """The chosen blend on the whole image: ``weight · denoised + (1 − weight) · filter(image)`` (both in the
+    image's units: the blend is linear, so it holds in ADU as in electrons; a lattice filter runs on the
+    counts ``(image − offset) / gain`` in windows of the crop's size); float32."""
     if choice.weight >= 1.0:
-        return np.asarray(denoised, np.float32)
-    g = ndimage.gaussian_filter(np.asarray(image, np.float64), choice.sigma, mode="reflect")
-    return (choice.weight * np.asarray(denoised, np.float64) + (1.0 - choice.weight) * g).astype(np.float32)
+        out = np.asarray(denoised, np.float64)
+    elif choice.lattice is not None:
+        counts = np.clip((np.asarray(image, np.float64) - offset) / gain, 0, None)
+        g = offset + gain * filter_image(counts, choice.lattice, choice.window)
+    else:
+        g = ndimage.gaussian_filter(np.asarray(image, np.float64), choice.sigma, mode="reflect")
+    if choice.weight < 1.0:
+        out = choice.weight * np.asarray(denoised, np.float64) + (1.0 - choice.weight) * g
+    if choice.residual_share > 0:
+        out = out + choice.residual_share * ndimage.gaussian_filter(np.asarray(image, np.float64) - out, choice.residual_sigma, mode="reflect")
+    return out.astype(np.float32)
 
 
 def iter_guarded(image: np.ndarray, denoised: np.ndarray, network: Callable[[np.ndarray], np.ndarray], gain: float = 1.0,
@@ -156,7 +222,7 @@ def iter_guarded(image: np.ndarray, denoised: np.ndarray, network: Callable[[np.
         return (np.asarray(network((offset + gain * c).astype(np.float32)), np.float64) - offset) / gain
 
     choice = yield from iter_choose(counts, on_counts, config)
-    return apply(image, denoised, choice), choice
+    return apply(image, denoised, choice, gain, offset), choice
 
 
 def guarded(image: np.ndarray, denoised: np.ndarray, network: Callable[[np.ndarray], np.ndarray], gain: float = 1.0,

@@ -91,10 +91,10 @@ class DenoiseWidget(QWidget):
         self.adapt.setToolTip("Adapt the model to this image first (self-supervised, on the image itself, for this long); "
                               "the adapted weights are used only if they beat the model on a held-out strip")
         self.guard = QComboBox()
-        for label, value in (("auto (outside the model's range; counting models)", "auto"), ("on", "on"), ("off", "off")):
+        for label, value in (("auto (outside the model's range; counting models; images of counts)", "auto"), ("on", "on"), ("off", "off")):
             self.guard.addItem(label, value)
-        self.guard.setToolTip("Blend the network with a Gaussian filter as much as the image's own electrons prefer (Poisson "
-                              "thinning: 5 more network runs on a 512 px crop). It needs the detector gain and offset: typed in "
+        self.guard.setToolTip("Blend the network with a Gaussian or a lattice (Wiener) filter as much as the image's own electrons "
+                              "prefer (Poisson thinning: 5 more network runs on a 256 px crop). It needs the detector gain and offset: typed in "
                               "Image info, or estimated when the image pins them down")
         self.choice_label = QLabel()
         self.choice_label.setWordWrap(True)
@@ -313,14 +313,14 @@ class DenoiseWidget(QWidget):
 
     def _guarded(self, layer) -> bool:
         """Whether the guard runs: on, or auto and :func:`~..core.choose.guard_by_default` says so (outside
-        the model's range, or a model trained on electron counts)."""
+        the model's range, a model trained on electron counts, or an image of counts without scan noise)."""
         mode = self.guard.currentData()
         if mode != "auto":
             return mode == "on"
         from ..core.choose import guard_by_default
 
         px = float(layer.scale[-1]) if tuple(layer.units[-1:]) == ("angstrom",) else None
-        return guard_by_default(self.model.card, px)
+        return guard_by_default(self.model.card, px, layer.data if np.ndim(layer.data) == 2 else None)
 
     def cancel(self) -> None:
         if self.worker is not None:
