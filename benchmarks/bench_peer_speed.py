@@ -7,7 +7,7 @@ Each tool runs in a fresh process on the same file (a simulated atomic-resolutio
 counts): ours is ``napari-lowdose denoise FILE.tif -o DIR --model M --device cpu`` (reading, tiled
 inference, writing) three times: the network alone (``--guard off``), as a user runs it (``--guard auto``:
 the guard runs where it can tell the detector gain from the image) and with the guard forced on (``--guard
-on --gain 1 --offset 0``: 5 more network runs on a 512² crop), tk-r-em is ``benchmarks/peers/run_tkrem.py --time FILE.npy`` in its own venv
+on --gain 1 --offset 0``: 5 more network runs on a 256² crop), tk-r-em is ``benchmarks/peers/run_tkrem.py --time FILE.npy`` in its own venv
 (``bash benchmarks/peers/setup_tkrem.sh``). Reported: wall and CPU seconds and peak resident memory of
 each whole process (``resource.getrusage(RUSAGE_CHILDREN)``), and the ratios tk-r-em / ours.
 """

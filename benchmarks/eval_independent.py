@@ -13,7 +13,7 @@ its best sigma (Anscombe-transformed counts; chosen with the truth: an oracle to
 network matching the modality and pixel size (``benchmarks/peers``: its own TensorFlow venv, raw counts
 in); ours zero-shot (the bundled model of the image's modality, as ``napari-lowdose denoise --model``
 would run it); ``guard``: ours as ``denoise --guard auto --gain 1 --offset 0`` runs it (the images are raw
-counts): the Gaussian guard (core/guard.py) where ``--guard auto`` runs it; ours after
+counts): the guard (core/guard.py) where ``--guard auto`` runs it; ours after
 ``adapt`` (self-supervised fine-tuning on the image itself, ``--adapt-seconds``).
 Prints one table: per category and dose, the mean PSNR (dB) and SSIM of every method over the scenes.
 """
@@ -217,7 +217,7 @@ def figure(images, outputs, path: Path) -> None:
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_title({"tkrem": "tk-r-em", "gaussian": "oracle Gaussian", "bm3d": "BM3D (oracle σ)", "adapt": "ours + adapt", "guard": "ours + guard"}.get(m, m), fontsize=8)
+                ax.set_title({"tkrem": "tk-r-em", "gaussian": "oracle Gaussian", "bm3d": "BM3D (oracle σ)", "adapt": "ours + adapt", "ours": "ours, network alone", "guard": "ours (default)"}.get(m, m), fontsize=8)
         axes[i, 0].set_ylabel(f"{category(v.name)}\n{v.dose:g} e⁻/px", fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

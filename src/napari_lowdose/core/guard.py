@@ -32,6 +32,7 @@ from scipy import ndimage
 
 from .errors import LowdoseError
 from .progress import drive
+from .regions import bright_mask, bright_threshold, soft_mask
 from .spectrum.wiener import BANK, LatticeWiener, filter_image, filter_windows
 from .thinning import thin
 
@@ -56,8 +57,9 @@ class GuardConfig:
     weights: tuple[float, ...] = WEIGHTS
     lattice: tuple[LatticeWiener, ...] = BANK
     lattice_window: int = 256
+    regions: bool = True  #: particles on a support (:mod:`.regions`) each get their own choice
     residual_shares: tuple[float, ...] = WEIGHTS
-    residual_sigmas: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
+    residual_sigmas: tuple[float, ...] = (1.5, 2.0, 3.0, 4.0)  #: px (finer ones put back single electrons: speckles)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -92,6 +94,10 @@ class GuardChoice:
     window: tuple[int, int] = (0, 0)
     residual_share: float = 0.0  #: the share of the blend's residual (image − blend), smoothed, put back
     residual_sigma: float = 0.0  #: px, the Gaussian that smooths it
+    #: particles on a support (:mod:`.regions`): the choice for the support, the fields above being the
+    #: particles'; and the smoothed counts per pixel (full dose) above which a pixel is a particle's
+    support: "GuardChoice | None" = None
+    threshold: float = 0.0
 
     @property
     def filter_label(self) -> str:
@@ -99,6 +105,11 @@ class GuardChoice:
 
     @property
     def message(self) -> str:
+        if self.support is not None:
+            return f"on the particles {self._message()}; on the support {self.support._message()}"
+        return self._message()
+
+    def _message(self) -> str:
         if self.weight >= 1.0:
             return f"the network beat a Gaussian filter on this image's own held-out electrons ({self.network_vs_gaussian:+.1f} dB); kept as it is"
         if self.weight <= 0.0:
@@ -134,8 +145,11 @@ def iter_choose(counts: np.ndarray, network: Callable[[np.ndarray], np.ndarray],
     k = config.folds
     scale = k / (k - 1.0)
     n_gauss, n_filters = len(config.sigmas), len(config.sigmas) + len(config.lattice)
+    threshold = bright_threshold(c) if config.regions else None
+    masks = [np.ones(c.shape, bool)] if threshold is None else [bright_mask(c, threshold), ~bright_mask(c, threshold)]
     # the held-out error of w · net + (1 − w) · f is mean((f − held) + w (net − f))²: three sums per filter
-    sums = np.zeros((3, n_filters))
+    # and region (each region's sums over its pixels, divided by all the pixels: they add up to the image's)
+    sums = np.zeros((k, len(masks), 3, n_filters))  # per fold: a region's own choice must win fold by fold
     noise = 0.0
     folds = []  # (held, rest, network) per fold, for the residual's choice
     for i, held in enumerate(thin(c, k, rng)):
@@ -146,32 +160,54 @@ def iter_choose(counts: np.ndarray, network: Callable[[np.ndarray], np.ndarray],
         filtered += filter_windows(rest, config.lattice, window) if config.lattice else []
         for j, f in enumerate(filtered):
             miss, gap = f * (scale / k) - held, net - f * (scale / k)
-            sums[:, j] += ((miss * miss).mean(), (miss * gap).mean(), (gap * gap).mean())
+            for r, m in enumerate(masks):
+                sums[i, r, :, j] = ((miss * miss)[m].sum(), (miss * gap)[m].sum(), (gap * gap)[m].sum())
         noise += float(held.mean())  # E (held - λ/K)² = λ/K: the fold's Poisson variance
         yield i
-    sums, noise = sums / k, noise / k
+    sums, noise = sums / c.size, noise / k
     w = np.asarray(config.weights, np.float64)[:, None]
-    err = sums[0][None] + 2 * w * sums[1][None] + w * w * sums[2][None]  # (weights, filters)
-    iw, js = np.unravel_index(np.argmin(err), err.shape)
+
+    def errors(s):  # (weights, filters)
+        return s[0][None] + 2 * w * s[1][None] + w * w * s[2][None]
+
+    err = errors(sums.sum(axis=(0, 1)) / k)
     net_err = float(err[list(config.weights).index(1.0)].min()) if 1.0 in config.weights else float("nan")
     gauss_err = float(err[list(config.weights).index(0.0), :n_gauss].min()) if 0.0 in config.weights else float("nan")
     # dB of the signal error (held-out error minus the fold noise), network against the best Gaussian
     # (floored at 1 % of the fold noise: the difference of two noisy errors can come out below 0)
     sig_net, sig_gauss = max(net_err - noise, 0.01 * noise), max(gauss_err - noise, 0.01 * noise)
-    lattice = config.lattice[js - n_gauss] if js >= n_gauss else None
-    sigma = config.sigmas[js] if lattice is None else config.sigmas[int(np.argmin(err[iw, :n_gauss]))]  # a lattice's fallback
-    choice = GuardChoice(float(config.weights[iw]), float(sigma), float(err[iw, js]),
-                         net_err, gauss_err, noise, float(10 * np.log10(sig_gauss / sig_net)), {"errors": err.tolist()},
-                         lattice, window)
-    share, width, error = _residual_choice(folds, choice, config)
-    return replace(choice, residual_share=share, residual_sigma=width, error=error) if share > 0 else choice
+    versus = float(10 * np.log10(sig_gauss / sig_net))
+    best = np.unravel_index(np.argmin(err), err.shape)
+
+    def pick(e, at, mask):
+        iw, js = at
+        lattice = config.lattice[js - n_gauss] if js >= n_gauss else None
+        sigma = config.sigmas[js] if lattice is None else config.sigmas[int(np.argmin(e[iw, :n_gauss]))]  # a lattice's fallback
+        choice = GuardChoice(float(config.weights[iw]), float(sigma), float(e[iw, js]), net_err, gauss_err, noise, versus,
+                             {"errors": e.tolist()}, lattice, window)
+        share, width, error = _residual_choice(folds, choice, config, mask)
+        return replace(choice, residual_share=share, residual_sigma=width, error=error) if share > 0 else choice
+
+    # a region gets its own blend only where that beats the image's blend there by two standard errors
+    # of the fold-to-fold differences (a small region's best of 700 blends is partly luck)
+    own = []
+    for r in range(len(masks)):
+        e = errors(sums[:, r].sum(axis=0) / k)
+        at = np.unravel_index(np.argmin(e), e.shape)
+        per_fold = np.array([errors(sums[f, r])[at] - errors(sums[f, r])[best] for f in range(k)])
+        own.append(at if per_fold.mean() + 2 * per_fold.std(ddof=1) / np.sqrt(k) < 0 else best)
+    if threshold is None or own[0] == own[1] == best:
+        return pick(err, best, np.ones(c.shape, bool))
+    inside, outside = (pick(errors(sums[:, r].sum(axis=0) / k), own[r], masks[r]) for r in range(2))
+    return replace(inside, support=outside, threshold=float(threshold), error=inside.error + outside.error)
 
 
-def _residual_choice(folds, choice: GuardChoice, config: GuardConfig) -> tuple[float, float, float]:
+def _residual_choice(folds, choice: GuardChoice, config: GuardConfig, mask: np.ndarray) -> tuple[float, float, float]:
     """(share, σ px, held-out error) of the residual put back: the blend ``b`` of each fold's complement
     plus ``share · Gaussian(σ)`` of what it left out (the complement, at the held-out fold's dose, less
-    ``b``), scored on the held-out folds like the blends. Where the blend paints columns alike (a lattice
-    filter averages unit cells) the held-out electrons ask for each column's own deviation back."""
+    ``b``), scored on the held-out folds like the blends over the pixels of ``mask``. Where the blend paints
+    columns alike (a lattice filter averages unit cells) the held-out electrons ask for each column's own
+    deviation back."""
     k = len(folds)
     sums = np.zeros((3, len(config.residual_sigmas)))
     for held, rest, net in folds:
@@ -179,8 +215,8 @@ def _residual_choice(folds, choice: GuardChoice, config: GuardConfig) -> tuple[f
         miss = blend - held
         for j, s in enumerate(config.residual_sigmas):
             back = ndimage.gaussian_filter(rest / (k - 1) - blend, s, mode="reflect")
-            sums[:, j] += ((miss * miss).mean(), (miss * back).mean(), (back * back).mean())
-    sums /= k
+            sums[:, j] += ((miss * miss)[mask].sum(), (miss * back)[mask].sum(), (back * back)[mask].sum())
+    sums /= k * mask.size
     a = np.asarray(config.residual_shares, np.float64)[:, None]
     err = sums[0][None] + 2 * a * sums[1][None] + a * a * sums[2][None]
     ia, js = np.unravel_index(np.argmin(err), err.shape)
@@ -195,7 +231,14 @@ def choose(counts: np.ndarray, network: Callable[[np.ndarray], np.ndarray], conf
 def apply(image: np.ndarray, denoised: np.ndarray, choice: GuardChoice, gain: float = 1.0, offset: float = 0.0) -> np.ndarray:
     """The chosen blend on the whole image: ``weight · denoised + (1 − weight) · filter(image)`` (both in the
     image's units: the blend is linear, so it holds in ADU as in electrons; a lattice filter runs on the
-    counts ``(image − offset) / gain`` in windows of the crop's size); float32."""
+    counts ``(image − offset) / gain`` in windows of the crop's size); float32. With particles on a support,
+    each region gets its own choice, joined with soft edges."""
+    if choice.support is not None:
+        counts = np.clip((np.asarray(image, np.float64) - offset) / gain, 0, None)
+        inside = soft_mask(bright_mask(counts, choice.threshold))
+        own = replace(choice, support=None)
+        return (inside * apply(image, denoised, own, gain, offset) +
+                (1.0 - inside) * apply(image, denoised, choice.support, gain, offset)).astype(np.float32)
     if choice.weight >= 1.0:
         out = np.asarray(denoised, np.float64)
     elif choice.lattice is not None:
