@@ -1,4 +1,4 @@
-"""Figure: what the Gaussian guard does on an independent (abTEM) HAADF image the haadf model does not fit.
+"""Figure: what the guard does on an independent (abTEM) HAADF image the haadf model does not fit.
 
     python benchmarks/guard_figure.py [--scene val_haadf_np1_pt_decahedron] [-o docs/images/guard.png]
 

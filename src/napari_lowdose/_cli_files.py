@@ -162,7 +162,7 @@ def cmd_denoise(args, bar_class) -> int:
 
 
 def _guarded(image, result, denoiser, args):
-    """The Gaussian guard (core/guard.py) on a 2-D image: (result, the note to print)."""
+    """The guard (core/guard.py) on a 2-D image: (result, the note to print)."""
     import numpy as np
 
     from .core.guard import guard_plane

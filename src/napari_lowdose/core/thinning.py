@@ -2,7 +2,7 @@
 
 If a pixel's count is Poisson of rate λ, sending each electron to one of ``folds`` parts with equal
 probability gives ``folds`` independent Poisson counts of rate λ / folds that add up to the count. An
-estimate made from some parts is then scored without bias on the others. Used by the Gaussian guard
+estimate made from some parts is then scored without bias on the others. Used by the guard
 (:mod:`.guard`) and the 4D-STEM thinning finish (:mod:`.fourd.thin`).
 """
 

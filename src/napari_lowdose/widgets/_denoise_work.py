@@ -105,7 +105,7 @@ def adapt_then_denoise(model: Model, data: np.ndarray, name: str, seconds: float
 
 
 def with_guard(body, data, denoiser: TiledDenoiser, gain, offset, notes: list, used: list | None = None):
-    """Worker body: ``body`` (a worker generator of (step, snapshot)), then the Gaussian guard
+    """Worker body: ``body`` (a worker generator of (step, snapshot)), then the guard
     (core/guard.py) on its result when that is one 2-D image, with the model of the denoiser that made
     the result (the last in ``used`` when the body records one, e.g. after adaptation, else ``denoiser``);
     what the guard did is appended to ``notes``."""
@@ -118,7 +118,7 @@ def with_guard(body, data, denoiser: TiledDenoiser, gain, offset, notes: list, u
         return result
     folds = GuardConfig().folds
     # the network's result is shown while the guard runs (and stays if the guard is cancelled)
-    yield Tick(0, folds, "guard: the network against Gaussian filters on the image's own electrons…"), result
+    yield Tick(0, folds, "guard: the network against Gaussian and lattice filters on the image's own electrons…"), result
     again = (used[-1] if used else denoiser).like()
     guard = iter_guard_plane(np.asarray(data), result, lambda x: drive(again.run(x)), gain, offset)
     while True:  # a tick and a cancel point after each fold: Cancel keeps the network's result shown
