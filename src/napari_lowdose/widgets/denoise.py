@@ -320,7 +320,7 @@ class DenoiseWidget(QWidget):
         from ..core.choose import guard_by_default
 
         px = float(layer.scale[-1]) if tuple(layer.units[-1:]) == ("angstrom",) else None
-        return guard_by_default(self.model.card, px, layer.data if np.ndim(layer.data) == 2 else None)
+        return guard_by_default(self.model.card, px, layer.data if getattr(layer.data, "ndim", 0) == 2 else None)
 
     def cancel(self) -> None:
         if self.worker is not None:
