@@ -6,6 +6,9 @@ a detector gain and offset of its own. The user records one pair (0.5 µs noisy,
 same area) and fine-tunes on it for ``--minutes`` on this CPU; a *different* image of the same session
 (another area: another scene seed) is scored against its noise-free truth.
 
+Every model runs as ``napari-lowdose denoise`` runs it by default: the network, then the guard where
+``--guard auto`` runs it (on the HRTEM session's counts it does; gain and offset estimated).
+
 Printed, from one run: PSNR / SSIM (after an affine intensity match to the truth, as in eval_default.py)
 (against the noise-free image along the same, distorted scan) of the noisy test image, the default model, the default fine-tuned with the given loss, and the same
 architecture trained from scratch with plain L1 on the same pair for the same time. Ratios: fine-tuned
@@ -96,7 +99,17 @@ def main() -> int:
     train_low, train_high, _ = session(0)
     test_low, _, test_truth = session(1)
     base = load_model(args.modality)
-    run = lambda m: denoise(test_low, m, device=args.device)  # noqa: E731
+    pixel_size = HRTEM_SCENE["pixel_size"] if args.modality == "hrtem" else SCENE["pixel_size"]
+
+    def run(m):  # as `napari-lowdose denoise` runs it: the network, then the guard where --guard auto runs it
+        from napari_lowdose.core.choose import guard_by_default
+        from napari_lowdose.core.guard import guard_plane
+
+        out = denoise(test_low, m, device=args.device)
+        if guard_by_default(m.card, pixel_size, test_low):  # gain and offset estimated, as the command line does
+            out, _, note = guard_plane(test_low, out, lambda x: denoise(x, m, device=args.device))
+            print(f"  {m.name}: {note}")
+        return out
     rows = {"noisy": score(test_low, test_truth), "default model": score(run(base), test_truth)}
 
     pair = prepare_pair(train_low, train_high, name="session pair")

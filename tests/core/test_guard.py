@@ -80,3 +80,12 @@ def test_on_columns_an_eraser_falls_back_to_a_lattice_filter_and_a_blur_gets_its
     blur = choose(counts, eraser, wide)
     assert blur.residual_share > 0 and blur.residual_sigma < 6.0
     assert score(apply(counts, eraser(counts), blur), truth)[0] > score(ndimage.gaussian_filter(counts, 6.0), truth)[0] + 1
+
+
+def test_an_image_of_counts_needs_no_gain_estimate():
+    lam = ndimage.gaussian_filter(_lattice(128, period=7.3), 1.0)
+    counts = np.random.default_rng(5).poisson(lam).astype(np.float32)
+    out, choice, note = guard_plane(counts, counts, lambda c: c)
+    assert choice is not None and "holds electron counts: gain 1, offset 0" in note
+    adu = 100.0 + 7.0 * counts  # the same electrons in ADU: not counts, the gain is estimated (or the guard refuses)
+    assert "holds electron counts" not in guard_plane(adu, adu, lambda c: c)[2]

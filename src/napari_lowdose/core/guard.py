@@ -286,13 +286,18 @@ def iter_guard_plane(image: np.ndarray, denoised: np.ndarray, network: Callable[
                      gain: float | None = None, offset: float | None = None, config: GuardConfig = GuardConfig()):
     """Generator: the guard on one 2-D plane (ADU), with the detector gain and offset given or estimated
     from the plane (:func:`.trust.gain.estimate_gain`); yields the fold index after each network run (a
-    tick and a cancel point). Returns (result, choice, note): when the guard cannot run (no electrons to
+    tick and a cancel point). An image of counts (:func:`.choose.counts_without_scan_noise`) needs neither:
+    gain 1, offset 0. Returns (result, choice, note): when the guard cannot run (no electrons to
     split, a gain that cannot be estimated) the network's result, None and why."""
+    from .choose import counts_without_scan_noise
     from .trust.gain import estimate_gain
 
     plane = np.asarray(image, np.float64)
     try:
-        if gain is None or offset is None:
+        if (gain is None or offset is None) and counts_without_scan_noise(plane):
+            gain, offset = 1.0, 0.0
+            how = "the image holds electron counts: gain 1, offset 0"
+        elif gain is None or offset is None:
             est = estimate_gain(_crop(plane, config.gain_side))
             if not est.identifiable:  # thinning needs Poisson counts: a wrong scale biases the choice
                 se = f"±{est.gain_se:.0%}" if np.isfinite(est.gain_se) else "not at all"
