@@ -217,7 +217,7 @@ def test_denoise_writes_float32_with_pixel_size(tmp_path, capsys, small_model_fi
     captured = capsys.readouterr()
     assert "wrote" in captured.out and "[" in captured.err  # a progress bar on stderr
 
-    assert main(["denoise", str(a), "-o", str(tmp_path / "flips"), "--model", str(small_model_file), "--tile", "64", "--flips", "4"]) == 0
+    assert main(["denoise", str(a), "-o", str(tmp_path / "flips"), "--model", str(small_model_file), "--tile", "64", "--flips", "4", "--guard", "off"]) == 0
     assert "averaged over 4 flips" in capsys.readouterr().err
     (df,) = read_image(tmp_path / "flips" / "a_denoised.tif")
     from napari_lowdose.core.model import load_model
@@ -320,11 +320,11 @@ def test_denoise_with_a_bundled_model_by_name(tmp_path, capsys):
     from napari_lowdose.io import write_image
 
     img = write_image(tmp_path / "i.tif", np.random.default_rng(0).poisson(20, (64, 80)).astype(np.uint16), pixel_size=1.0)
-    assert main(["denoise", str(img), "-o", str(tmp_path / "o"), "--model", "hrtem", "--device", "cpu"]) == 0
+    assert main(["denoise", str(img), "-o", str(tmp_path / "o"), "--model", "hrtem", "--device", "cpu", "--guard", "off"]) == 0
     err = capsys.readouterr().err
     assert "model 'hrtem'" in err and "Wiener refinement" in err  # the hrtem card's choice
     assert (tmp_path / "o" / "i_denoised.tif").is_file()
-    assert main(["denoise", str(img), "-o", str(tmp_path / "plain"), "--model", "hrtem", "--device", "cpu", "--refine", "none"]) == 0
+    assert main(["denoise", str(img), "-o", str(tmp_path / "plain"), "--model", "hrtem", "--device", "cpu", "--refine", "none", "--guard", "off"]) == 0
     assert "Wiener" not in capsys.readouterr().err
 
     from napari_lowdose.core.tiling import denoise

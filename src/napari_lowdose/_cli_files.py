@@ -83,7 +83,8 @@ def _model_for(args, image, cache: dict):
 
 
 def cmd_denoise(args, bar_class) -> int:
-    from .core.choose import guard_by_default, range_note
+    from .batch.task import guard_step
+    from .core.choose import range_note
     from .core.image import check_denoisable
     from .core.tiling import TiledDenoiser
     from .io import read_image, write_image
@@ -139,9 +140,9 @@ def cmd_denoise(args, bar_class) -> int:
             finally:
                 bar.close()
             notes = list(denoiser.notes[seen:])
-            guard = getattr(args, "guard", "off")
-            if guard == "on" or (guard == "auto" and guard_by_default(model.card, image.pixel_size, image.data if image.data.ndim == 2 else None)):
-                result, guard_note = _guarded(image, result, denoiser, args)
+            result, guard_note = guard_step(image, result, denoiser, getattr(args, "guard", "off"),
+                                            getattr(args, "gain", None), getattr(args, "offset", None))
+            if guard_note:
                 notes.append(guard_note)
             for n in notes:
                 print(f"{PLUGIN}: note: {n}", file=sys.stderr)
@@ -159,20 +160,6 @@ def cmd_denoise(args, bar_class) -> int:
         print(f"{PLUGIN}: {failed} file(s) or signal(s) of {len(args.files)} file(s) failed", file=sys.stderr)
         return EXIT_ERROR
     return 0
-
-
-def _guarded(image, result, denoiser, args):
-    """The guard (core/guard.py) on a 2-D image: (result, the note to print)."""
-    import numpy as np
-
-    from .core.guard import guard_plane
-
-    if image.data.ndim != 2:
-        return result, "guard not applied: it works on one 2-D image (this one has several planes)"
-    again = denoiser.like()  # the model that made ``result``, adapted or not
-    out, _, note = guard_plane(np.asarray(image.data), result, lambda x: drive(again.run(x)),
-                               getattr(args, "gain", None), getattr(args, "offset", None))
-    return out, note
 
 
 def _adapted(denoiser, model, image, label, seconds, args, bar_class):

@@ -53,7 +53,8 @@ def run_denoise(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise LowdoseError(f"--workers must be at least 1, got {args.workers}")
     options = DenoiseOptions(tile=args.tile, overlap=args.overlap, device=args.device, flips=args.flips, refine=args.refine,
-                             threads=1 if args.workers else None)
+                             threads=1 if args.workers else None, guard=getattr(args, "guard", "auto"),
+                             gain=getattr(args, "gain", None), offset=getattr(args, "offset", None))
     where = f"a local Dask cluster of {args.workers} worker process(es), one thread each" if args.workers else f"the Dask cluster at {args.scheduler}"
     if float(getattr(args, "adapt", 0) or 0) > 0:
         raise LowdoseError("--adapt adapts the model to one image at a time: run it without --workers/--scheduler")

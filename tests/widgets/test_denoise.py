@@ -27,6 +27,7 @@ def setup(make_napari_viewer, small_model):
     widget.tile.setValue(64)
     widget.overlap.setValue(16)
     widget.device.setCurrentText("cpu")
+    widget.guard.setCurrentIndex(widget.guard.findData("off"))  # Poisson counts: auto would run the guard (its own tests)
     return viewer, widget, data
 
 
@@ -247,6 +248,7 @@ def test_guard_runs_on_the_result_and_says_what_it_chose(qtbot, setup, small_mod
 
     viewer, widget, data = setup
     viewer.layers["noisy"].metadata[DETECTOR_KEY] = {"gain": 1.0, "offset": 0.0, "source": "typed"}  # Poisson counts
+    widget.guard.setCurrentIndex(widget.guard.findData("auto"))
     assert widget._guarded(viewer.layers["noisy"])  # auto: an image of counts without scan noise
     viewer.layers["noisy"].data = (100.0 + 7.0 * data).astype(np.float32)
     assert not widget._guarded(viewer.layers["noisy"])  # ADU, and this model's card records no range

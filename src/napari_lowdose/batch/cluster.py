@@ -49,6 +49,9 @@ class DenoiseOptions:
     flips: int = 1
     refine: str = "auto"
     threads: int | None = 1
+    guard: str = "auto"  #: the guard after the network, as ``denoise --guard`` (auto, on, off)
+    gain: float | None = None  #: ADU per electron for the guard (None: read or estimated from each image)
+    offset: float | None = None  #: ADU
 
     def denoiser(self, model):
         from ..core.tiling import TiledDenoiser
@@ -83,7 +86,8 @@ def _task(path: str, outdir: str | None, plugin_name: str) -> FileRecord:
     plugin = worker.plugins.get(plugin_name)
     if plugin is None or plugin.denoiser is None:
         return FileRecord(path, ok=False, error=f"worker {worker.address} has no model (its plugin failed to start)", worker=worker.address, pid=os.getpid())
-    return denoise_path(path, outdir, plugin.denoiser, worker=worker.address)
+    o = plugin.options
+    return denoise_path(path, outdir, plugin.denoiser, worker=worker.address, guard=o.guard, gain=o.gain, offset=o.offset)
 
 
 @dataclass

@@ -63,13 +63,34 @@ def check_unique_stems(paths: list[Path]) -> None:
         seen[p.stem] = p
 
 
+def guard_step(image, result, denoiser, guard: str = "auto", gain: float | None = None, offset: float | None = None):
+    """The guard (core/guard.py) after the network, as ``napari-lowdose denoise --guard`` runs it: ``on``,
+    or ``auto`` where :func:`~..core.choose.guard_by_default` says so (``off``: never). ``image`` an
+    :class:`~..io.Image`; returns (result, note or None)."""
+    import numpy as np
+
+    from ..core.choose import guard_by_default
+    from ..core.guard import guard_plane
+
+    plane = image.data if np.ndim(image.data) == 2 else None
+    if guard == "off" or (guard == "auto" and not guard_by_default(denoiser.model.card, image.pixel_size, plane)):
+        return result, None
+    if plane is None:
+        return result, "guard not applied: it works on one 2-D image (this one has several planes)"
+    again = denoiser.like()  # the model that made ``result``, adapted or not
+    out, _, note = guard_plane(np.asarray(plane), result, lambda x: drive(again.run(x)), gain, offset)
+    return out, note
+
+
 def denoise_path(path: str | os.PathLike, outdir: str | os.PathLike | None, denoiser, worker: str = "local", on_step=None,
-                 lazy_bytes: int | None = None) -> FileRecord:
+                 lazy_bytes: int | None = None, guard: str = "auto", gain: float | None = None,
+                 offset: float | None = None) -> FileRecord:
     """Read ``path``, denoise every image in it with ``denoiser``, write ``outdir/<stem>_denoised.tif``
     (atomically; ``outdir`` None: beside the input). A bad file (unreadable, an RGB image, NaN pixels,
     a device failure) gives ``ok=False`` and one sentence in ``error``; nothing is written for it.
     A 3-D TIFF or MRC stack larger than ``lazy_bytes`` (default :data:`~.stack.LAZY_BYTES`) is read and
-    written plane by plane (:mod:`.stack`), with the same result."""
+    written plane by plane (:mod:`.stack`), with the same result. ``guard``, ``gain``, ``offset``: the
+    guard after the network (:func:`guard_step`; 2-D images only)."""
     from ..io import read_image, write_image
     from .stack import LAZY_BYTES, denoise_stack, open_planes
 
@@ -100,6 +121,9 @@ def denoise_path(path: str | os.PathLike, outdir: str | os.PathLike | None, deno
             seen = len(denoiser.notes)
             result = drive(denoiser.run(image.data, name=path.name), on_step)
             record.notes.extend(denoiser.notes[seen:])
+            result, note = guard_step(image, result, denoiser, guard, gain, offset)
+            if note:
+                record.notes.append(note)
             z = image.scale[0] if image.data.ndim == 3 and image.units[0] == "angstrom" else None
             results.append((out / output_name(path, signal), result, image.pixel_size, z))
         for target, result, px, z in results:
