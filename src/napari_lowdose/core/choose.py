@@ -169,6 +169,7 @@ def counts_without_scan_noise(plane) -> bool:
     import numpy as np
 
     from .refine import scan_noise, white_noise_variance
+    from .spectrum.noise import looks_like_counts
 
     a = np.asarray(plane)
     if a.ndim != 2 or a.size == 0:
@@ -179,8 +180,5 @@ def counts_without_scan_noise(plane) -> bool:
     if a.min() < 0:
         return False
     ny, nx = a.shape  # the noise from a central crop of at most 1024² (two transforms: a panel asks on the main thread)
-    crop = a[max(ny // 2 - 512, 0) : ny // 2 + 512, max(nx // 2 - 512, 0) : nx // 2 + 512]
-    mean = float(crop.mean())
-    if mean <= 0 or not 1 / 1.5 <= white_noise_variance(crop) / mean <= 1.5:
-        return False
-    return scan_noise(crop) == ""
+    crop = a[max(ny // 2 - 512, 0) : ny // 2 + 512, max(nx // 2 - 512, 0) : nx // 2 + 512].astype(np.int64)  # whole numbers
+    return looks_like_counts(crop, white_noise_variance(crop)) and scan_noise(crop) == ""

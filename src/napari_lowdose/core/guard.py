@@ -146,7 +146,8 @@ def iter_choose(counts: np.ndarray, network: Callable[[np.ndarray], np.ndarray],
     scale = k / (k - 1.0)
     n_gauss, n_filters = len(config.sigmas), len(config.sigmas) + len(config.lattice)
     threshold = bright_threshold(c) if config.regions else None
-    masks = [np.ones(c.shape, bool)] if threshold is None else [bright_mask(c, threshold), ~bright_mask(c, threshold)]
+    bright = None if threshold is None else bright_mask(c, threshold)
+    masks = [np.ones(c.shape, bool)] if bright is None else [bright, ~bright]
     # the held-out error of w · net + (1 − w) · f is mean((f − held) + w (net − f))²: three sums per filter
     # and region (each region's sums over its pixels, divided by all the pixels: they add up to the image's)
     sums = np.zeros((k, len(masks), 3, n_filters))  # per fold: a region's own choice must win fold by fold
@@ -228,22 +229,25 @@ def choose(counts: np.ndarray, network: Callable[[np.ndarray], np.ndarray], conf
     return drive(iter_choose(counts, network, config))
 
 
+def _counts(image: np.ndarray, gain: float, offset: float) -> np.ndarray:
+    """Detected electrons of an ADU image: ``(image − offset) / gain``, clipped at 0 (float64)."""
+    return np.clip((np.asarray(image, np.float64) - offset) / gain, 0, None)
+
+
 def apply(image: np.ndarray, denoised: np.ndarray, choice: GuardChoice, gain: float = 1.0, offset: float = 0.0) -> np.ndarray:
     """The chosen blend on the whole image: ``weight · denoised + (1 − weight) · filter(image)`` (both in the
     image's units: the blend is linear, so it holds in ADU as in electrons; a lattice filter runs on the
     counts ``(image − offset) / gain`` in windows of the crop's size); float32. With particles on a support,
     each region gets its own choice, joined with soft edges."""
     if choice.support is not None:
-        counts = np.clip((np.asarray(image, np.float64) - offset) / gain, 0, None)
-        inside = soft_mask(bright_mask(counts, choice.threshold))
+        inside = soft_mask(bright_mask(_counts(image, gain, offset), choice.threshold))
         own = replace(choice, support=None)
         return (inside * apply(image, denoised, own, gain, offset) +
                 (1.0 - inside) * apply(image, denoised, choice.support, gain, offset)).astype(np.float32)
     if choice.weight >= 1.0:
         out = np.asarray(denoised, np.float64)
     elif choice.lattice is not None:
-        counts = np.clip((np.asarray(image, np.float64) - offset) / gain, 0, None)
-        g = offset + gain * filter_image(counts, choice.lattice, choice.window)
+        g = offset + gain * filter_image(_counts(image, gain, offset), choice.lattice, choice.window)
     else:
         g = ndimage.gaussian_filter(np.asarray(image, np.float64), choice.sigma, mode="reflect")
     if choice.weight < 1.0:
@@ -259,7 +263,7 @@ def iter_guarded(image: np.ndarray, denoised: np.ndarray, network: Callable[[np.
     (result, choice)."""
     if not (np.isfinite(gain) and gain > 0):
         raise LowdoseError(f"the guard needs a positive detector gain (ADU per electron), got {gain}")
-    counts = np.clip((np.asarray(image, np.float64) - offset) / gain, 0, None)
+    counts = _counts(image, gain, offset)
 
     def on_counts(c: np.ndarray) -> np.ndarray:
         return (np.asarray(network((offset + gain * c).astype(np.float32)), np.float64) - offset) / gain
